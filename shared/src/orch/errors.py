@@ -1,0 +1,79 @@
+"""Error types of orch-core.
+
+Every message names what is wrong (block, field, reference) and never carries a
+secret value. The SDK's or driver's own exception is kept as ``__cause__``.
+"""
+
+from __future__ import annotations
+
+
+class OrchError(Exception):
+    """Base class of every error orch raises on purpose."""
+
+
+class BlockError(OrchError):
+    """A block could not be built, saved or loaded."""
+
+
+class BlockValidationError(BlockError, ValueError):
+    """Field values given to a block are wrong; the message names block type and field.
+
+    ``errors`` lists ``{"field", "message", "type"}`` per problem (never the input value).
+    """
+
+    errors: list[dict[str, str]]
+
+    def __init__(self, message: str, errors: list[dict[str, str]] | None = None) -> None:
+        super().__init__(message)
+        self.errors = errors or []
+
+
+class BlockNotFoundError(BlockError, KeyError):
+    """No block of that type and name is saved."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class BlockExistsError(BlockError):
+    """`save(name, overwrite=False)` found the name taken."""
+
+
+class BlockConflictError(BlockError):
+    """The block changed in the store since it was loaded; saving would lose that update."""
+
+
+class BlockInUseError(BlockError):
+    """A block that other blocks reference cannot be deleted."""
+
+
+class BlockTypeNotFoundError(BlockError):
+    """The block type is not installed (the message names the distribution to install)."""
+
+
+class BlockSchemaError(BlockError):
+    """A stored document is of a schema version this code cannot read."""
+
+
+class BlockCorruptError(BlockError):
+    """A stored document cannot be decoded."""
+
+
+class SecretError(OrchError):
+    """A secret could not be resolved or decrypted."""
+
+
+class SecretReferenceError(SecretError, ValueError):
+    """A secret reference is malformed, of an unknown scheme, or points at nothing."""
+
+
+class SecretKeyError(SecretError):
+    """The store's encryption key is missing or is not the key the store was written with."""
+
+
+class StoreError(OrchError):
+    """The block store cannot be opened or used."""
+
+
+class ConfigFileError(OrchError, ValueError):
+    """A declarative block file (``orch block apply``) is invalid."""

@@ -1,0 +1,35 @@
+"""General-purpose blocks that ship with orch-core."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from orch.block import Block
+from orch.secrets import SecretStr
+
+
+class Secret(Block):
+    """One secret value (an API token, a webhook URL), stored encrypted or as a reference.
+
+    Example:
+        from orch import SecretRef
+        from orch.system_blocks import Secret
+
+        Secret(value=SecretRef("env://GITHUB_TOKEN")).save("github-token")
+        token = Secret.load("github-token").value.get_secret_value()
+    """
+
+    value: SecretStr
+
+
+class Json(Block):
+    """Any JSON-compatible configuration value (not secret).
+
+    Example:
+        from orch.system_blocks import Json
+
+        Json(value={"regions": ["eu", "us"], "batch": 500}).save("etl-settings")
+        settings = Json.load("etl-settings").value
+    """
+
+    value: Any

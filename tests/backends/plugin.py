@@ -1,0 +1,23 @@
+"""pytest plugin that exposes the real-service fixtures of tests/backends/ to every test.
+
+One short module per service; this file only gathers their fixtures and prints the logs
+of the services this session started when a test fails.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from .postgres import pg_database, pg_server
+from .service import STARTED
+
+__all__ = ["pg_database", "pg_server"]
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
+    outcome = yield
+    report = outcome.get_result()
+    if report.failed and STARTED:
+        for service in STARTED:
+            report.sections.append((f"{service.name} log", service.log_tail()))

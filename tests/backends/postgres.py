@@ -1,0 +1,101 @@
+"""PostgreSQL: the server running on this machine (127.0.0.1:5432, trust auth), or a
+throwaway cluster made with ``initdb`` on a free port when none answers."""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from .service import STARTED, Service, free_port, port_open
+
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+USER = "postgres"
+
+
+def _can_connect(port: int) -> bool:
+    try:
+        with psycopg.connect(
+            host="127.0.0.1", port=port, user=USER, dbname="postgres", connect_timeout=2
+        ):
+            return True
+    except psycopg.Error:
+        return False
+
+
+def _throwaway_cluster(base: Path) -> int:
+    initdb = PG_BIN / "initdb" if (PG_BIN / "initdb").exists() else shutil.which("initdb")
+    postgres = PG_BIN / "postgres" if (PG_BIN / "postgres").exists() else shutil.which("postgres")
+    if not initdb or not postgres:
+        pytest.fail(
+            "No PostgreSQL answers on 127.0.0.1:5432 and no initdb/postgres binaries were "
+            "found: install Debian's `postgresql` package.",
+            pytrace=False,
+        )
+    data = base / "pgdata"
+    data.mkdir(parents=True)
+    # PostgreSQL refuses to run as root: run it as the `postgres` system user when we are.
+    prefix: list[str] = []
+    if os.geteuid() == 0:
+        pw = pwd.getpwnam("postgres")
+        os.chown(base, pw.pw_uid, pw.pw_gid)
+        os.chown(data, pw.pw_uid, pw.pw_gid)
+        prefix = ["runuser", "-u", "postgres", "--"]
+    subprocess.run(
+        [*prefix, str(initdb), "-A", "trust", "-U", USER, "-D", str(data)],
+        check=True,
+        capture_output=True,
+    )
+    port = free_port()
+    service = Service(
+        name="PostgreSQL",
+        command=[
+            *prefix,
+            str(postgres),
+            "-D",
+            str(data),
+            "-p",
+            str(port),
+            "-k",
+            str(base),
+            "-c",
+            "listen_addresses=127.0.0.1",
+            "-c",
+            "fsync=off",
+        ],
+        ready=lambda: _can_connect(port),
+        log_path=base / "postgres.log",
+    ).start()
+    STARTED.append(service)
+    return port
+
+
+@pytest.fixture(scope="session")
+def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Base URL (no database) of a PostgreSQL server for this test session."""
+    port = 5432
+    started = False
+    if not (port_open(port) and _can_connect(port)):
+        port = _throwaway_cluster(tmp_path_factory.mktemp("postgres"))
+        started = True
+    yield f"postgresql://{USER}@127.0.0.1:{port}"
+    if started:
+        STARTED[-1].stop()
+
+
+@pytest.fixture
+def pg_database(pg_server: str) -> Iterator[str]:
+    """A fresh, empty database for one test, dropped afterwards: its URL."""
+    name = f"orch_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(f"{pg_server}/postgres", autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield f"{pg_server}/{name}"
+    with psycopg.connect(f"{pg_server}/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -1,0 +1,22 @@
+"""`import orch` stays cheap: heavy modules load only when their feature is used."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+
+def _loaded_after(code: str, modules: list[str]) -> list[str]:
+    probe = f"import sys\n{code}\nprint([m for m in {modules!r} if m in sys.modules])"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    return eval(out.stdout.strip())
+
+
+def test_import_orch_loads_nothing_heavy() -> None:
+    heavy = ["pydantic", "cryptography", "sqlite3", "typer", "rich", "typing"]
+    assert _loaded_after("import orch", heavy) == []
+
+
+def test_using_blocks_does_not_load_the_cli_or_crypto_until_needed() -> None:
+    code = "from orch import Block, SecretStr\nclass A(Block):\n    x: int\nA(x=1)"
+    assert _loaded_after(code, ["typer", "rich", "cryptography", "psycopg"]) == []

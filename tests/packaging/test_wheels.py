@@ -1,0 +1,98 @@
+"""Each distribution builds a wheel that installs into a fresh venv, as a user installs it:
+``pip install --find-links dist orch-<x>``; its module imports and its block types list."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+MEMBERS = [
+    ROOT / "shared",
+    *sorted(p for p in (ROOT / "packages").glob("*") if (p / "pyproject.toml").exists()),
+]
+
+
+def _project(member: Path) -> dict:
+    return tomllib.loads((member / "pyproject.toml").read_text())["project"]
+
+
+@pytest.fixture(scope="session")
+def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("dist")
+    uv = ROOT / ".tools" / "bin" / "uv"
+    uv_cmd = str(uv) if uv.exists() else shutil.which("uv")
+    assert uv_cmd, "uv is needed to build wheels: run scripts/test, which installs it"
+    subprocess.run(
+        [uv_cmd, "build", "--quiet", "--all-packages", "--wheel", "--out-dir", str(out)],
+        cwd=ROOT,
+        check=True,
+        env={**os.environ, "UV_PYTHON_DOWNLOADS": "never"},
+    )
+    return out
+
+
+@pytest.mark.timeout(900)
+@pytest.mark.parametrize("member", MEMBERS, ids=lambda m: _project(m)["name"])
+def test_wheel_installs_in_a_fresh_venv(member: Path, wheelhouse: Path, tmp_path: Path) -> None:
+    project = _project(member)
+    dist = project["name"]
+    module = "orch" if dist == "orch-core" else dist.replace("-", "_")
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    py = venv / "bin" / "python"
+    install = subprocess.run(
+        [
+            str(py),
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--find-links",
+            str(wheelhouse),
+            dist,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert install.returncode == 0, install.stderr[-3000:]
+    env = {**os.environ, "ORCH_HOME": str(tmp_path / "home")}
+    env.pop("ORCH_STORE_URL", None)
+    imported = subprocess.run(
+        [str(py), "-c", f"import {module}"], env=env, check=False, capture_output=True, text=True
+    )
+    assert imported.returncode == 0, imported.stderr
+    types = subprocess.run(
+        [str(venv / "bin" / "orch"), "block", "types", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert types.returncode == 0, types.stderr
+    listed = {row["slug"] for row in json.loads(types.stdout)}
+    declared = set(project.get("entry-points", {}).get("orch.blocks", {}))
+    assert declared <= listed
+    saved = subprocess.run(
+        [
+            str(py),
+            "-c",
+            "from orch import SecretRef; from orch.system_blocks import Secret;"
+            "Secret(value='wheel-secret').save('w');"
+            "print(Secret.load('w').value.get_secret_value())",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert saved.stdout.strip() == "wheel-secret", saved.stderr
