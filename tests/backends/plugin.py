@@ -8,10 +8,24 @@ from __future__ import annotations
 
 import pytest
 
+from .mariadb import mariadb_database, mariadb_server
+from .moto import moto_iam_server, moto_server
 from .postgres import pg_database, pg_server
 from .service import STARTED
+from .snowflake import snowflake_database, snowflake_server
+from .sqlite import sqlite_database
 
-__all__ = ["pg_database", "pg_server"]
+__all__ = [
+    "mariadb_database",
+    "mariadb_server",
+    "moto_iam_server",
+    "moto_server",
+    "pg_database",
+    "pg_server",
+    "snowflake_database",
+    "snowflake_server",
+    "sqlite_database",
+]
 
 
 @pytest.hookimpl(hookwrapper=True)

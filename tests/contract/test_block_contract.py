@@ -18,7 +18,10 @@ from orch.registry import installed_types
 from orch.secrets import SECRET_TYPES
 
 # slug → fields named like secrets that are not secret, on purpose (and why)
-NOT_SECRET_ON_PURPOSE: dict[str, set[str]] = {}
+NOT_SECRET_ON_PURPOSE: dict[str, set[str]] = {
+    "aws-secret": {"secret_name"},  # the name of a Secrets Manager secret, not its value
+    "snowflake-credentials": {"private_key_path"},  # where the key file is, not the key
+}
 
 SECRET_LOOKING = re.compile(r"password|passwd|passphrase|token|secret|(^|_)key($|_)", re.I)
 TYPES = installed_types()

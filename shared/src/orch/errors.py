@@ -77,3 +77,27 @@ class StoreError(OrchError):
 
 class ConfigFileError(OrchError, ValueError):
     """A declarative block file (``orch block apply``) is invalid."""
+
+
+class RunError(OrchError):
+    """Base class of the flow/task runtime's errors."""
+
+
+class RunFailedError(RunError):
+    """A run ended Failed or Crashed without an exception of its own to re-raise."""
+
+
+class MissingContextError(RunError):
+    """A run-only API (``get_run_logger()``, ``get_run_context()``) was called outside a run."""
+
+
+class ParameterValidationError(RunError, TypeError):
+    """A flow's arguments do not match its type hints; the message names the parameter."""
+
+
+class SerializationError(RunError):
+    """A value could not be pickled (for the cache or a worker process); names the task."""
+
+
+class ConcurrencyError(RunError):
+    """A concurrency limit is misconfigured or a slot could not be acquired in time."""

@@ -1,7 +1,181 @@
-"""`orch runs` commands."""
+"""`orch runs`: the run history — ``ls``, ``show``, ``logs``, ``prune`` (each with ``--json``)."""
 
 from __future__ import annotations
 
+import re
+from datetime import datetime
+from typing import Annotated, Any
+
 import typer
 
+from orch.cli.output import emit_json, emit_table, fail
+
 app = typer.Typer(no_args_is_help=True)
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+
+
+def _when(ts: float | None) -> str:
+    if ts is None:
+        return ""
+    return datetime.fromtimestamp(float(ts)).astimezone().strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _duration(start: float | None, end: float | None) -> str:
+    if start is None or end is None:
+        return ""
+    seconds = float(end) - float(start)
+    return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.1f} s"
+
+
+def _iso(ts: float | None) -> str | None:
+    return None if ts is None else datetime.fromtimestamp(float(ts)).astimezone().isoformat()
+
+
+def _jsonable(run: dict[str, Any]) -> dict[str, Any]:
+    out = dict(run)
+    for key in ("started", "ended", "heartbeat"):
+        if key in out:
+            out[key] = _iso(out[key])
+    return out
+
+
+@app.command("ls")
+def ls(
+    flow: Annotated[str | None, typer.Option("--flow", help="Only runs of this flow.")] = None,
+    state: Annotated[
+        str | None, typer.Option("--state", help="Only runs in this state (e.g. Failed).")
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", help="How many runs, newest first.")] = 20,
+    as_json: JsonOpt = False,
+) -> None:
+    """List flow runs, newest first (runs whose process died show as Crashed)."""
+    from orch import history
+
+    runs = history.list_flow_runs(flow=flow, state=state, limit=limit)
+    if as_json:
+        emit_json([_jsonable(r) for r in runs])
+        return
+    emit_table(
+        None,
+        ["id", "name", "flow", "state", "started", "duration", "tasks"],
+        [
+            (
+                r["id"][:12],
+                r["name"],
+                r["flow_name"],
+                r["state"],
+                _when(r["started"]),
+                _duration(r["started"], r["ended"]),
+                r["task_runs"],
+            )
+            for r in runs
+        ],
+    )
+
+
+@app.command("show")
+def show(
+    run_id: Annotated[str, typer.Argument(help="A flow run id (or a unique prefix).")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Show one flow run and its task runs."""
+    from orch import history
+
+    run = history.get_flow_run(run_id)
+    if run is None:
+        fail(f"no flow run with id {run_id!r} (see `orch runs ls`)")
+        return
+    if as_json:
+        out = _jsonable(run)
+        out["task_runs"] = [_jsonable(t) for t in run["task_runs"]]
+        emit_json(out)
+        return
+    lines = [
+        f"flow run   {run['id']}  ({run['name']})",
+        f"flow       {run['flow_name']}",
+        f"state      {run['state']}  (attempts: {run['attempts']})",
+        f"started    {_when(run['started'])}   duration {_duration(run['started'], run['ended'])}",
+        f"process    pid {run['pid']} on {run['host']}",
+    ]
+    if run["parent_flow_run_id"]:
+        lines.append(f"parent     {run['parent_flow_run_id']}")
+    if run["parameters"]:
+        lines.append("parameters " + ", ".join(f"{k}={v}" for k, v in run["parameters"].items()))
+    if run["error"]:
+        lines.append(f"error      {run['error']}")
+    from orch.redaction import redact
+
+    typer.echo(redact("\n".join(lines)))
+    emit_table(
+        f"{len(run['task_runs'])} task runs",
+        ["id", "name", "state", "attempts", "started", "duration", "error"],
+        [
+            (
+                t["id"][:12],
+                t["name"],
+                t["state"],
+                t["attempts"],
+                _when(t["started"]),
+                _duration(t["started"], t["ended"]),
+                (t["error"] or "")[:80],
+            )
+            for t in run["task_runs"]
+        ],
+    )
+
+
+@app.command("logs")
+def logs(
+    run_id: Annotated[str, typer.Argument(help="A flow run id (or a unique prefix).")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Print the log lines of a flow run and its task runs."""
+    from orch import history
+    from orch.redaction import redact
+
+    run = history.get_flow_run(run_id)
+    if run is None:
+        fail(f"no flow run with id {run_id!r} (see `orch runs ls`)")
+        return
+    records = history.get_logs(run["id"])
+    if as_json:
+        emit_json([{**r, "ts": _iso(r["ts"])} for r in records])
+        return
+    names = {t["id"]: t["name"] for t in run["task_runs"]}
+    for r in records:
+        who = f"Task run {names.get(r['task_run_id'], r['task_run_id'])!r}" if r[
+            "task_run_id"
+        ] else f"Flow run {run['name']!r}"
+        typer.echo(redact(f"{_when(r['ts'])} | {r['level']:<7} | {who} - {r['message']}"))
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_age(text: str) -> float:
+    """``30d``, ``12h``, ``15m``, ``90s``, ``2w`` → seconds."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*", text)
+    if not match:
+        raise typer.BadParameter(f"{text!r} is not an age: use e.g. 30d, 12h, 15m, 90s, 2w")
+    return float(match.group(1)) * _UNITS[match.group(2)]
+
+
+@app.command("prune")
+def prune(
+    older_than: Annotated[
+        str, typer.Option("--older-than", help="Age of runs to delete: 30d, 12h, 15m, 2w.")
+    ],
+    as_json: JsonOpt = False,
+) -> None:
+    """Delete finished runs started longer ago than ``--older-than`` (with tasks and logs)."""
+    from orch import history
+
+    counts = history.prune(parse_age(older_than))
+    if as_json:
+        emit_json(counts)
+        return
+    typer.echo(
+        f"deleted {counts['flow_runs']} flow runs, {counts['task_runs']} task runs, "
+        f"{counts['logs']} log lines"
+    )

@@ -1,0 +1,241 @@
+"""``AwsCredentials``: how to reach AWS (keys, profile, assumed role, endpoint, retries).
+
+The block owns the boto3 session and clients: built on first use, cached per process and
+per credentials (two equal blocks share one client), created under a lock because boto3
+sessions are not thread-safe (clients are), and closed at exit. Assumed-role credentials
+are botocore ``DeferredRefreshableCredentials``: fetched on first use and refreshed
+before they expire, so a long flow never sees an expired token.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import hashlib
+import json
+import os
+import threading
+from typing import Any, Literal, Self
+
+from orch import Block, SecretStr
+from pydantic import Field, model_validator
+
+# (pid, fingerprint) → boto3 Session; (pid, fingerprint, service, region) → client.
+# The pid is part of the key because sessions and their connection pools do not survive
+# a fork: a child process builds its own.
+_lock = threading.RLock()
+_sessions: dict[tuple[int, str], Any] = {}
+_clients: dict[tuple[int, str, str, str | None], Any] = {}
+
+
+class AwsCredentials(Block):
+    """Credentials and settings to reach AWS (or an S3-compatible endpoint such as MinIO).
+
+    Give access keys, or a named profile, or nothing (boto3's default chain: environment,
+    config files, instance/container roles). Add ``role_arn`` to assume a role with those
+    base credentials; the temporary credentials refresh before they expire.
+    ``endpoint_url`` points every client at a private endpoint, MinIO or moto.
+
+    Example:
+        from orch import SecretRef
+        from orch_aws import AwsCredentials
+
+        AwsCredentials(
+            aws_access_key_id=SecretRef("env://AWS_ACCESS_KEY_ID"),
+            aws_secret_access_key=SecretRef("env://AWS_SECRET_ACCESS_KEY"),
+            region_name="eu-west-1",
+            role_arn="arn:aws:iam::123456789012:role/etl",
+        ).save("prod")
+        s3 = AwsCredentials.load("prod").get_client("s3")
+    """
+
+    block_type_slug = "aws-credentials"
+
+    aws_access_key_id: SecretStr | None = Field(
+        default=None, description="Access key id (kept secret: it identifies the account)."
+    )
+    aws_secret_access_key: SecretStr | None = None
+    aws_session_token: SecretStr | None = Field(
+        default=None, description="Session token of temporary credentials."
+    )
+    profile_name: str | None = Field(default=None, description="A profile of ~/.aws/config.")
+    region_name: str | None = None
+    role_arn: str | None = Field(default=None, description="A role to assume with STS.")
+    external_id: str | None = Field(default=None, description="ExternalId of the role's trust.")
+    role_session_name: str = "orch"
+    duration_seconds: int = Field(default=3600, ge=900, le=43200)
+    endpoint_url: str | None = Field(
+        default=None, description="A private endpoint, MinIO, or moto, for every client."
+    )
+    max_attempts: int | None = Field(
+        default=None, ge=1, description="botocore retry attempts (default: the SDK's)."
+    )
+    retry_mode: Literal["legacy", "standard", "adaptive"] = "standard"
+
+    @model_validator(mode="after")
+    def _check_auth_choice(self) -> Self:
+        has_id = self.aws_access_key_id is not None
+        has_secret = self.aws_secret_access_key is not None
+        if has_id != has_secret:
+            raise ValueError("give both aws_access_key_id and aws_secret_access_key, or neither")
+        if self.aws_session_token is not None and not has_id:
+            raise ValueError("aws_session_token needs aws_access_key_id and aws_secret_access_key")
+        if has_id and self.profile_name:
+            raise ValueError("give access keys or profile_name, not both")
+        if self.external_id and not self.role_arn:
+            raise ValueError("external_id is only used with role_arn")
+        return self
+
+    @classmethod
+    def block_sample(cls) -> Self:
+        return cls(
+            aws_access_key_id="AKIASAMPLEKEYID00000",
+            aws_secret_access_key="sample-secret-access-key",  # noqa: S106 - a placeholder
+            aws_session_token="sample-session-token",  # noqa: S106 - a placeholder
+            region_name="eu-west-1",
+        )
+
+    # --- secrets, for fingerprints and scrubbing ------------------------------------------
+    def secret_values(self) -> list[str]:
+        """The resolved secret values (to scrub them from error messages)."""
+        values = []
+        for secret in (self.aws_access_key_id, self.aws_secret_access_key, self.aws_session_token):
+            if secret is not None:
+                values.append(secret.get_secret_value())
+        return values
+
+    def _fingerprint(self) -> str:
+        """A digest of every setting (secrets resolved): equal settings share a client."""
+        fields: dict[str, Any] = {}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, SecretStr):
+                value = value.get_secret_value()
+            fields[name] = value
+        raw = json.dumps(fields, sort_keys=True, default=str).encode()
+        return hashlib.sha256(raw).hexdigest()
+
+    # --- sessions and clients ---------------------------------------------------------------
+    def get_boto3_session(self) -> Any:
+        """The ``boto3.Session`` of these credentials (cached per process)."""
+        key = (os.getpid(), self._fingerprint())
+        session = _sessions.get(key)
+        if session is None:
+            with _lock:
+                session = _sessions.get(key)
+                if session is None:
+                    session = self._build_session()
+                    _sessions[key] = session
+        return session
+
+    def get_client(self, service: str, region_name: str | None = None) -> Any:
+        """A boto3 client for ``service`` (``"s3"``, ``"secretsmanager"``...), cached.
+
+        Clients are thread-safe and reused by every task of the process that uses equal
+        credentials.
+
+        Example:
+            s3 = AwsCredentials.load("prod").get_client("s3")
+        """
+        fingerprint = self._fingerprint()
+        key = (os.getpid(), fingerprint, service, region_name)
+        client = _clients.get(key)
+        if client is not None:
+            return client
+        with _lock:
+            client = _clients.get(key)
+            if client is None:
+                session = self.get_boto3_session()
+                client = session.client(
+                    service,
+                    region_name=region_name or self.region_name,
+                    endpoint_url=self.endpoint_url,
+                    config=self._botocore_config(),
+                )
+                _clients[key] = client
+        return client
+
+    def _botocore_config(self) -> Any:
+        from botocore.config import Config
+
+        retries: dict[str, Any] = {"mode": self.retry_mode}
+        if self.max_attempts is not None:
+            retries["total_max_attempts"] = self.max_attempts
+        # A pool as large as the default transfer concurrency, so parallel parts and
+        # parallel tasks do not wait for a connection.
+        return Config(retries=retries, max_pool_connections=32)
+
+    def _build_session(self) -> Any:
+        import boto3
+
+        base = boto3.Session(
+            aws_access_key_id=_reveal(self.aws_access_key_id),
+            aws_secret_access_key=_reveal(self.aws_secret_access_key),
+            aws_session_token=_reveal(self.aws_session_token),
+            profile_name=self.profile_name,
+            region_name=self.region_name,
+        )
+        if not self.role_arn:
+            return base
+        return self._assumed_role_session(base)
+
+    def _assumed_role_session(self, base: Any) -> Any:
+        import boto3
+        import botocore.session
+        from botocore.credentials import (
+            CredentialProvider,
+            CredentialResolver,
+            DeferredRefreshableCredentials,
+            create_assume_role_refresher,
+        )
+
+        sts = base.client(
+            "sts",
+            region_name=self.region_name,
+            endpoint_url=self.endpoint_url,
+            config=self._botocore_config(),
+        )
+        params: dict[str, Any] = {
+            "RoleArn": self.role_arn,
+            "RoleSessionName": self.role_session_name,
+            "DurationSeconds": self.duration_seconds,
+        }
+        if self.external_id:
+            params["ExternalId"] = self.external_id
+        refresher = create_assume_role_refresher(sts, params)
+
+        class _AssumeRoleProvider(CredentialProvider):  # type: ignore[misc]
+            METHOD = "assume-role"
+
+            def load(self) -> Any:
+                # Deferred: STS is called on the first request, then again before expiry
+                # (botocore refreshes 15 min ahead, blocking only in the last 10 min).
+                return DeferredRefreshableCredentials(refresher, method=self.METHOD)
+
+        core = botocore.session.Session()
+        core.register_component("credential_provider", CredentialResolver([_AssumeRoleProvider()]))
+        if self.region_name:
+            core.set_config_variable("region", self.region_name)
+        session = boto3.Session(botocore_session=core)
+        session._orch_sts_client = sts  # kept reachable for introspection and tests
+        return session
+
+
+def _reveal(secret: SecretStr | None) -> str | None:
+    return None if secret is None else secret.get_secret_value()
+
+
+def clear_client_cache() -> None:
+    """Close and forget every cached client and session of this process."""
+    with _lock:
+        clients = list(_clients.values())
+        _clients.clear()
+        _sessions.clear()
+    for client in clients:
+        close = getattr(client, "close", None)
+        if close is not None:
+            with contextlib.suppress(Exception):  # closing at exit must never raise
+                close()
+
+
+atexit.register(clear_client_cache)

@@ -1,0 +1,479 @@
+"""``SnowflakeConnector``: owns the Snowflake session(s) of one account/user/database.
+
+Life cycle (the pattern every orch connector follows):
+
+- the session is opened on first use, not when the block is built or loaded;
+- one session per process per connector *content*: two loads of the same saved block (or
+  two equal blocks) share it, from any thread (the connector's connections are
+  thread-safe: DB-API ``threadsafety = 2``; each task uses its own cursor);
+- a session that was closed or expired is reopened on next use;
+- it is closed at interpreter exit, by ``with connector:`` or ``connector.close()``, and
+  forgotten (not closed) in a forked child, whose parent owns it;
+- a transaction (``connector.transaction()``) runs in a session of its own, taken from a
+  small idle list, because Snowflake transactions are per session: on the shared one,
+  another thread's statements would join (or commit) it;
+- a connector pickles by its saved name (a process pool re-loads it from the store, so no
+  secret travels through the pipe); an unsaved one pickles by value, without sessions.
+
+snowflake-connector-python is imported only when a session is first opened.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import hashlib
+import json
+import os
+import threading
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self
+
+from orch import Block
+from orch.redaction import redact
+from orch.secrets import SECRET_TYPES
+from pydantic import ConfigDict, Field, PrivateAttr
+
+from orch_snowflake.credentials import SnowflakeCredentials
+from orch_snowflake.errors import (
+    SnowflakeAuthenticationError,
+    SnowflakeConnectionError,
+    SnowflakeError,
+    SnowflakeQueryError,
+)
+
+if TYPE_CHECKING:
+    from types import TracebackType
+
+    from snowflake.connector import SnowflakeConnection
+    from snowflake.connector.cursor import SnowflakeCursor
+
+Params = Sequence[Any] | dict[str, Any] | None
+
+# Error numbers of a session that is gone (expired, closed by the server): the statement
+# never ran, so it is safe to reopen the session and send it again.
+_SESSION_GONE = {390111, 390112, 390114, 250002}
+# Error numbers (and message parts) of a refused login.
+_AUTH_ERRNOS = {390100, 390101, 390102, 390103, 390144, 390190, 390191, 390303, 390318, 394400}
+_AUTH_WORDS = (
+    "incorrect username or password",
+    "jwt token is invalid",
+    "invalid oauth access token",
+    "oauth access token expired",
+    "programmatic access token is invalid",
+    "user temporarily locked",
+    "authentication failed",
+)
+
+
+class _Session:
+    """The connections of one connector content in this process."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.conn: SnowflakeConnection | None = None
+        self.idle: list[SnowflakeConnection] = []  # dedicated sessions for transactions
+        self.pid = os.getpid()
+
+    def close(self) -> None:
+        with self.lock:
+            conns = [c for c in (self.conn, *self.idle) if c is not None]
+            self.conn, self.idle = None, []
+        if self.pid != os.getpid():
+            return  # a forked child must not log its parent's sessions out
+        for conn in conns:
+            with contextlib.suppress(Exception):
+                conn.close()
+
+
+# fingerprint of a connector's content → its sessions, for this process
+_sessions: dict[str, _Session] = {}
+_lock = threading.Lock()
+_atexit_registered = False
+
+
+def _close_all() -> None:
+    with _lock:
+        sessions = list(_sessions.values())
+        _sessions.clear()
+    for session in sessions:
+        session.close()
+
+
+def _register_cleanup() -> None:
+    global _atexit_registered
+    if not _atexit_registered:
+        atexit.register(_close_all)
+        _atexit_registered = True
+
+
+class _Slot:
+    """Where a connector instance keeps its session; never copied or pickled."""
+
+    __slots__ = ("pid", "session")
+
+    def __init__(self) -> None:
+        self.session: _Session | None = None
+        self.pid = 0
+
+    def __copy__(self) -> _Slot:
+        return _Slot()
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> _Slot:
+        return _Slot()
+
+    def __reduce__(self) -> tuple[type[_Slot], tuple[()]]:
+        return (_Slot, ())
+
+
+def _load_saved(name: str) -> SnowflakeConnector:
+    """Unpickling a saved connector: load it again from the store (no secret pickled)."""
+    return SnowflakeConnector.load(name)
+
+
+class SnowflakeConnector(Block):
+    """A Snowflake session (database, schema, warehouse), shared by every task using it.
+
+    The session opens on first use and is reused by all tasks of the process, threads
+    included; it reopens if it expired and closes at exit (or at the end of
+    ``with connector:``). ``query_tag`` and ``session_parameters`` apply to every
+    statement; ``fetch_size`` is the batch size of streamed fetches.
+
+    Example:
+        from orch_snowflake import SnowflakeConnector, SnowflakeCredentials, snowflake_query
+
+        SnowflakeConnector(
+            credentials=SnowflakeCredentials.load("prod"),
+            database="ANALYTICS",
+            schema="PUBLIC",
+            warehouse="LOAD_WH",
+            query_tag="orch-nightly",
+        ).save("analytics")
+
+        sf = SnowflakeConnector.load("analytics")
+        rows = snowflake_query(sf, "SELECT id, name FROM customers WHERE country = %s", ["FR"])
+    """
+
+    model_config = ConfigDict(populate_by_name=True)
+    block_type_slug: ClassVar[str] = "snowflake-connector"
+
+    credentials: SnowflakeCredentials
+    database: str | None = Field(default=None, description="Database of the session.")
+    schema_: str | None = Field(default=None, alias="schema", description="Schema of the session.")
+    warehouse: str | None = Field(default=None, description="Warehouse that runs the queries.")
+    fetch_size: int = Field(default=10_000, ge=1, description="Rows per batch of streamed fetches.")
+    session_parameters: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Session parameters set at login, e.g. {'TIMEZONE': 'UTC'}.",
+    )
+    query_tag: str | None = Field(
+        default=None, description="QUERY_TAG of every statement (visible in query history)."
+    )
+    paramstyle: Literal["pyformat", "format", "qmark", "numeric"] = Field(
+        default="pyformat",
+        description="Placeholder style: pyformat (%s / %(name)s), qmark (?), numeric (:1).",
+    )
+    login_timeout: int = Field(default=60, ge=1, description="Seconds to wait for the login.")
+    network_timeout: int | None = Field(
+        default=None, ge=1, description="Seconds to wait for any one request (None: no limit)."
+    )
+    max_idle_sessions: int = Field(
+        default=2, ge=0, description="Transaction sessions kept open for reuse."
+    )
+
+    _slot: _Slot = PrivateAttr(default_factory=_Slot)
+
+    # --- identity in messages --------------------------------------------------------
+    def display_name(self) -> str:
+        """``snowflake-connector/NAME`` if saved, else the account and user it logs in as."""
+        if self.block_document_name is not None:
+            return self.block_document_name
+        return f"snowflake-connector for {self.credentials.describe()}"
+
+    # --- sessions ------------------------------------------------------------------------
+    def _session(self) -> _Session:
+        slot = self._slot
+        session = slot.session
+        if session is not None and slot.pid == os.getpid():
+            return session
+        key = self._fingerprint()
+        with _lock:
+            session = _sessions.get(key)
+            if session is None or session.pid != os.getpid():
+                session = _Session()
+                _sessions[key] = session
+                _register_cleanup()
+        slot.session, slot.pid = session, os.getpid()
+        return session
+
+    def get_connection(self) -> SnowflakeConnection:
+        """The shared session of this connector in this process, opened on first use.
+
+        Example:
+            conn = connector.get_connection()
+            conn.cursor().execute("SELECT 1")
+        """
+        session = self._session()
+        conn = session.conn
+        if conn is not None and not conn.is_closed():
+            return conn
+        with session.lock:
+            conn = session.conn
+            if conn is None or conn.is_closed():
+                conn = session.conn = self._open()
+        return conn
+
+    def _open(self) -> SnowflakeConnection:
+        import snowflake.connector
+        from snowflake.connector.errors import Error
+
+        params = dict(self.session_parameters)
+        if self.query_tag is not None:
+            params["QUERY_TAG"] = self.query_tag
+        kwargs: dict[str, Any] = {
+            "database": self.database,
+            "schema": self.schema_,
+            "warehouse": self.warehouse,
+            "session_parameters": params or None,
+            "login_timeout": self.login_timeout,
+            "paramstyle": self.paramstyle,
+        }
+        if self.network_timeout is not None:
+            kwargs["network_timeout"] = self.network_timeout
+        kwargs = {k: v for k, v in kwargs.items() if v is not None}
+        try:
+            kwargs.update(self.credentials.connect_kwargs())
+            return snowflake.connector.connect(**kwargs)
+        except Error as exc:
+            raise self._connect_error(exc) from exc
+        except SnowflakeError:
+            raise
+        except Exception as exc:  # e.g. an unreachable host surfaces as an OSError subclass
+            raise SnowflakeConnectionError(
+                redact(
+                    f"cannot connect to Snowflake {self.credentials.describe()} "
+                    f"({self.display_name()}): {type(exc).__name__}: {sdk_message(exc)}"
+                )
+            ) from exc
+
+    def _connect_error(self, exc: BaseException) -> SnowflakeError:
+        message = sdk_message(exc)
+        errno = getattr(exc, "errno", None)
+        if errno in _AUTH_ERRNOS or any(w in message.lower() for w in _AUTH_WORDS):
+            return SnowflakeAuthenticationError(
+                redact(
+                    f"Snowflake refused the login of {self.credentials.describe()} "
+                    f"({self.display_name()}, auth method "
+                    f"{self.credentials.auth_method!r}): check the credentials. "
+                    f"Snowflake said: {message}"
+                )
+            )
+        return SnowflakeConnectionError(
+            redact(
+                f"cannot connect to Snowflake {self.credentials.describe()} "
+                f"({self.display_name()}): {message}"
+            )
+        )
+
+    def _discard(self, conn: SnowflakeConnection) -> None:
+        session = self._session()
+        with session.lock:
+            if session.conn is conn:
+                session.conn = None
+        with contextlib.suppress(Exception):
+            conn.close()
+
+    def execute(
+        self,
+        statement: str,
+        params: Params = None,
+        *,
+        task: str = "execute",
+        **options: Any,
+    ) -> SnowflakeCursor:
+        """Run one statement on the shared session; return its cursor (close it after).
+
+        Values in ``params`` are bound, never formatted into the SQL by us. A session that
+        expired is reopened and the statement sent again (it never ran). Failures raise
+        :class:`~orch_snowflake.errors.SnowflakeQueryError` naming ``task``, this block
+        and the statement's first line. ``options`` go to ``cursor.execute`` (e.g.
+        ``num_statements``, ``timeout``).
+
+        Example:
+            with connector.execute("SELECT COUNT(*) FROM orders") as cur:
+                (count,) = cur.fetchone()
+        """
+        from snowflake.connector.errors import Error
+
+        for attempt in (1, 2):
+            conn = self.get_connection()
+            cur = conn.cursor()
+            try:
+                cur.execute(statement, params, **options)
+                return cur
+            except Error as exc:
+                cur.close()
+                if attempt == 1 and getattr(exc, "errno", None) in _SESSION_GONE:
+                    self._discard(conn)
+                    continue
+                raise self.query_error(task, statement, exc) from exc
+        raise AssertionError("unreachable")
+
+    def query_error(
+        self,
+        task: str,
+        statement: str,
+        exc: BaseException,
+        error: type[SnowflakeQueryError] = SnowflakeQueryError,
+    ) -> SnowflakeQueryError:
+        """The error to raise for a failed statement (names block and first line)."""
+        return error(
+            redact(
+                f"{task} failed on {self.display_name()}: {first_line(statement)!r}: "
+                f"{sdk_message(exc)}"
+            )
+        )
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Transaction]:
+        """A transaction in a session of its own: committed on success, else rolled back.
+
+        Example:
+            with connector.transaction() as tx:
+                tx.execute("DELETE FROM daily WHERE day = %s", [day])
+                tx.execute("INSERT INTO daily SELECT * FROM staging")
+        """
+        session = self._session()
+        with session.lock:
+            conn = session.idle.pop() if session.idle else None
+        if conn is None or conn.is_closed():
+            conn = self._open()
+        tx = Transaction(self, conn)
+        healthy = True
+        try:
+            tx.execute("BEGIN")
+            yield tx
+            tx.execute("COMMIT")
+        except BaseException:
+            try:
+                conn.rollback()
+            except Exception:
+                healthy = False
+            raise
+        finally:
+            self._return(conn, healthy)
+
+    def _return(self, conn: SnowflakeConnection, healthy: bool) -> None:
+        session = self._session()
+        if healthy and not conn.is_closed():
+            with session.lock:
+                if len(session.idle) < self.max_idle_sessions:
+                    session.idle.append(conn)
+                    return
+        with contextlib.suppress(Exception):
+            conn.close()
+
+    # --- life cycle --------------------------------------------------------------------
+    def close(self) -> None:
+        """Close this connector's sessions in this process; the next use opens a new one."""
+        key = self._fingerprint()
+        with _lock:
+            session = _sessions.pop(key, None)
+        self._slot.session = None
+        if session is not None:
+            session.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        super().__setattr__(name, value)
+        if name in type(self).model_fields:
+            # Changed settings need another session: look it up again on next use.
+            self._slot.session = None
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        if self.block_document_name is not None:
+            return (_load_saved, (self.block_document_name,))
+        return super().__reduce_ex__(protocol)
+
+    def _fingerprint(self) -> str:
+        """A digest of the content: equal connectors share a session, changed ones do not.
+
+        Literal secrets enter only as their SHA-256, references as the reference.
+        """
+        doc = json.dumps(_plain(self), sort_keys=True, default=str)
+        return hashlib.sha256(doc.encode()).hexdigest()
+
+
+class Transaction:
+    """Statements inside ``connector.transaction()`` (one dedicated session)."""
+
+    def __init__(self, connector: SnowflakeConnector, connection: SnowflakeConnection) -> None:
+        self.connector = connector
+        self.connection = connection
+
+    def execute(
+        self, statement: str, params: Params = None, *, task: str = "transaction", **options: Any
+    ) -> SnowflakeCursor:
+        """Run one statement in the transaction; return its cursor.
+
+        Example:
+            tx.execute("UPDATE jobs SET done = TRUE WHERE id = %s", [7])
+        """
+        from snowflake.connector.errors import Error
+
+        cur = self.connection.cursor()
+        try:
+            cur.execute(statement, params, **options)
+        except Error as exc:
+            cur.close()
+            raise self.connector.query_error(task, statement, exc) from exc
+        return cur
+
+
+# --- helpers ---------------------------------------------------------------------------------
+def first_line(statement: str) -> str:
+    """The statement's first meaningful line, shortened: for messages."""
+    for line in str(statement).splitlines():
+        line = line.strip()
+        if line and not line.startswith("--"):
+            return line if len(line) <= 120 else line[:117] + "..."
+    return "(empty statement)"
+
+
+def sdk_message(exc: BaseException) -> str:
+    """The connector's own message (a few lines), redacted."""
+    msg = getattr(exc, "raw_msg", None) or str(exc)
+    errno = getattr(exc, "errno", None)
+    text = " ".join(line.strip() for line in str(msg).strip().splitlines()[:4] if line.strip())
+    if errno and str(errno) not in text[:12]:
+        text = f"{errno}: {text}"
+    return redact(text or type(exc).__name__)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Block):
+        return {
+            "$type": value.block_type_slug,
+            **{name: _plain(getattr(value, name)) for name in type(value).model_fields},
+        }
+    if isinstance(value, SECRET_TYPES):
+        if value.reference is not None:
+            return {"$ref": value.reference.ref}
+        raw = value.get_secret_value()
+        data = raw if isinstance(raw, bytes) else json.dumps(raw, sort_keys=True).encode()
+        return {"$sha256": hashlib.sha256(data).hexdigest()}
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value

@@ -1,0 +1,397 @@
+"""``SqlAlchemyConnector``: owns the SQLAlchemy engine (and its pool) of one database.
+
+Life cycle, the pattern every orch connector follows:
+
+- the engine is created on first use, not when the block is built or loaded;
+- one engine per process per connector *content*: two loads of the same saved block (or
+  two equal blocks) share one engine and pool, on any thread;
+- it is disposed at interpreter exit, by ``with connector:`` or ``connector.dispose()``,
+  and forgotten in a forked child (a pool must never be shared across processes);
+- a connector pickles by its saved name (a process pool re-loads it from the store, so no
+  secret travels through the pipe); an unsaved one pickles by value, without its engine.
+
+SQLAlchemy is imported only when the engine is first needed.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import hashlib
+import json
+import os
+import threading
+import time
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self
+
+from orch import Block
+from orch.redaction import redact
+from orch.secrets import SECRET_TYPES
+from pydantic import Field, PrivateAttr
+
+from orch_sqlalchemy.credentials import DatabaseCredentials
+from orch_sqlalchemy.errors import SqlAuthenticationError, SqlConnectionError, SqlError
+
+if TYPE_CHECKING:
+    from types import TracebackType
+
+    from sqlalchemy.engine import Connection, Engine
+
+IsolationLevel = Literal[
+    "AUTOCOMMIT", "READ COMMITTED", "READ UNCOMMITTED", "REPEATABLE READ", "SERIALIZABLE"
+]
+
+# driver → the extra of this package that installs it
+_EXTRAS = {"postgresql+psycopg": "postgres", "mysql+pymysql": "mysql", "mariadb+pymysql": "mysql"}
+
+# fingerprint of a connector's content → its engine, for this process
+_engines: dict[str, Engine] = {}
+_lock = threading.Lock()
+_atexit_registered = False
+
+
+class _EngineSlot:
+    """Where a connector instance keeps the engine it got; never copied or pickled.
+
+    A copy or an unpickled connector starts with an empty slot and finds (or creates) the
+    engine of its process through the process-wide table.
+    """
+
+    __slots__ = ("engine", "pid")
+
+    def __init__(self) -> None:
+        self.engine: Engine | None = None
+        self.pid = 0
+
+    def __copy__(self) -> _EngineSlot:
+        return _EngineSlot()
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> _EngineSlot:
+        return _EngineSlot()
+
+    def __reduce__(self) -> tuple[type[_EngineSlot], tuple[()]]:
+        return (_EngineSlot, ())
+
+
+def _load_saved(name: str) -> SqlAlchemyConnector:
+    """Unpickling a saved connector: load it again from the store (no secret pickled)."""
+    return SqlAlchemyConnector.load(name)
+
+
+class SqlAlchemyConnector(Block):
+    """A database connection pool, shared by every task that uses this block.
+
+    The engine is created on first use and reused by all tasks of the process (threads
+    included); it is closed at exit, or at the end of ``with connector:``. Connections
+    refused by the server are retried ``connect_retries`` times with exponential backoff
+    from ``connect_retry_delay`` seconds.
+
+    Example:
+        from orch import SecretRef
+        from orch_sqlalchemy import DatabaseCredentials, SqlAlchemyConnector, sql_fetch_all
+
+        SqlAlchemyConnector(
+            credentials=DatabaseCredentials(
+                driver="postgresql+psycopg", host="db.internal", database="analytics",
+                username="etl", password=SecretRef("env://ANALYTICS_DB_PASSWORD"),
+            ),
+            pool_size=5,
+        ).save("analytics")
+
+        db = SqlAlchemyConnector.load("analytics")
+        rows = sql_fetch_all(db, "SELECT id, name FROM customers WHERE country = :c", {"c": "FR"})
+    """
+
+    block_type_slug: ClassVar[str] = "sqlalchemy-connector"
+
+    credentials: DatabaseCredentials
+    pool_size: int = Field(default=5, ge=1, description="Connections kept open in the pool.")
+    max_overflow: int = Field(
+        default=10, ge=0, description="Extra connections allowed beyond pool_size at peaks."
+    )
+    pool_pre_ping: bool = Field(
+        default=True, description="Test a pooled connection before use (survives restarts)."
+    )
+    pool_recycle: int = Field(
+        default=3600, ge=-1, description="Replace connections older than this (s); -1: never."
+    )
+    connect_args: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Extra arguments for the driver's connect() (not for secrets: "
+        "put those in the credentials).",
+    )
+    fetch_size: int = Field(
+        default=1000, ge=1, description="Rows per batch when streaming (sql_fetch_many)."
+    )
+    isolation_level: IsolationLevel | None = Field(
+        default=None, description="Transaction isolation level; the driver's default if unset."
+    )
+    connect_retries: int = Field(
+        default=3, ge=0, description="Retries of a connection the server refused."
+    )
+    connect_retry_delay: float = Field(
+        default=0.5, ge=0, description="First retry delay in seconds; doubles each retry."
+    )
+
+    _slot: _EngineSlot = PrivateAttr(default_factory=_EngineSlot)
+
+    # --- identity in messages --------------------------------------------------------
+    def display_name(self) -> str:
+        """``sqlalchemy-connector/NAME`` if saved, else a description of the target."""
+        if self.block_document_name is not None:
+            return self.block_document_name
+        return f"sqlalchemy-connector for {self.credentials.describe()}"
+
+    # --- the engine --------------------------------------------------------------------
+    def get_engine(self) -> Engine:
+        """The engine of this connector in this process, created on first use."""
+        slot = self._slot
+        engine = slot.engine
+        if engine is not None and slot.pid == os.getpid():
+            return engine
+        key = self._fingerprint()
+        with _lock:
+            engine = _engines.get(key)
+            if engine is None:
+                engine = self._create_engine()
+                _engines[key] = engine
+                _register_cleanup()
+        slot.engine, slot.pid = engine, os.getpid()
+        return engine
+
+    def _create_engine(self) -> Engine:
+        from sqlalchemy import create_engine
+
+        url = self.credentials.get_url()
+        kwargs: dict[str, Any] = {
+            "pool_pre_ping": self.pool_pre_ping,
+            "pool_recycle": self.pool_recycle,
+            "connect_args": dict(self.connect_args),
+        }
+        # SQLite in memory uses a per-thread pool that takes no pool sizes.
+        in_memory = url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
+        if not in_memory:
+            kwargs["pool_size"] = self.pool_size
+            kwargs["max_overflow"] = self.max_overflow
+        if self.isolation_level is not None:
+            kwargs["isolation_level"] = self.isolation_level
+        try:
+            return create_engine(url, **kwargs)
+        except ImportError as exc:  # the driver (or SQLAlchemy's dialect for it) is missing
+            extra = _EXTRAS.get(url.drivername)
+            hint = f": pip install 'orch-sqlalchemy[{extra}]'" if extra else ""
+            raise SqlError(
+                f"the database driver {url.drivername!r} of {self.display_name()} is not "
+                f"installed{hint} ({exc})"
+            ) from exc
+
+    def _fingerprint(self) -> str:
+        """A digest of the content: equal connectors share an engine, changed ones do not.
+
+        Literal secrets enter only as their SHA-256, references as the reference.
+        """
+        doc = json.dumps(_plain(self), sort_keys=True, default=str)
+        return hashlib.sha256(doc.encode()).hexdigest()
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        super().__setattr__(name, value)
+        if name in type(self).model_fields:
+            # Changed settings need another engine: look it up again on next use.
+            self._slot.engine = None
+
+    # --- connections -------------------------------------------------------------------
+    @contextlib.contextmanager
+    def connect(self) -> Iterator[Connection]:
+        """A pooled connection (no transaction begun), closed when the block exits.
+
+        Example:
+            with connector.connect() as conn:
+                conn.exec_driver_sql("SELECT 1")
+        """
+        conn = self._open()
+        with conn:
+            yield conn
+
+    @contextlib.contextmanager
+    def begin(self) -> Iterator[Connection]:
+        """A pooled connection in a transaction: committed on success, rolled back on error.
+
+        Example:
+            with connector.begin() as conn:
+                conn.exec_driver_sql("UPDATE jobs SET done = true")
+        """
+        with self.connect() as conn, conn.begin():
+            yield conn
+
+    def _open(self) -> Connection:
+        from sqlalchemy.exc import DBAPIError
+
+        engine = self.get_engine()
+        delay = self.connect_retry_delay
+        attempts = self.connect_retries + 1
+        started = time.monotonic()
+        for attempt in range(1, attempts + 1):
+            try:
+                return engine.connect()
+            except DBAPIError as exc:
+                kind = _classify_connect_error(exc)
+                if kind == "auth":
+                    user = self._username()
+                    raise SqlAuthenticationError(
+                        redact(
+                            f"{self.credentials.describe()} refused the login"
+                            f"{f' of user {user!r}' if user else ''} "
+                            f"({self.display_name()}): check the username and password of "
+                            "its credentials. The database said: "
+                            f"{_driver_message(exc)}"
+                        )
+                    ) from exc
+                if kind != "refused" or attempt == attempts:
+                    waited = time.monotonic() - started
+                    why = (
+                        f"connection refused after {attempt} attempt(s) over {waited:.1f} s; "
+                        "is the server running, and are host and port right?"
+                        if kind == "refused"
+                        else _driver_message(exc)
+                    )
+                    raise SqlConnectionError(
+                        redact(
+                            f"cannot connect to {self.credentials.describe()} "
+                            f"({self.display_name()}): {why}"
+                        )
+                    ) from exc
+                time.sleep(delay)
+                delay *= 2
+        raise AssertionError("unreachable")
+
+    def _username(self) -> str | None:
+        if self.credentials.username is not None:
+            return self.credentials.username
+        if self.credentials.url is not None and self.credentials.url.reference is None:
+            return self.credentials.get_url().username
+        return None
+
+    # --- life cycle --------------------------------------------------------------------
+    def dispose(self) -> None:
+        """Close the pooled connections of this connector's engine in this process.
+
+        The next task that uses the connector opens a new engine.
+        """
+        key = self._fingerprint()
+        with _lock:
+            engine = _engines.pop(key, None)
+        self._slot.engine = None
+        if engine is not None:
+            engine.dispose()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.dispose()
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        if self.block_document_name is not None:
+            return (_load_saved, (self.block_document_name,))
+        return super().__reduce_ex__(protocol)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Block):
+        return {
+            "$type": value.block_type_slug,
+            **{name: _plain(getattr(value, name)) for name in type(value).model_fields},
+        }
+    if isinstance(value, SECRET_TYPES):
+        if value.reference is not None:
+            return {"$ref": value.reference.ref}
+        raw = value.get_secret_value()
+        data = raw if isinstance(raw, bytes) else json.dumps(raw, sort_keys=True).encode()
+        return {"$sha256": hashlib.sha256(data).hexdigest()}
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _driver_message(exc: BaseException) -> str:
+    """The driver's own message, first line only (SQLAlchemy's adds SQL and parameters)."""
+    orig = getattr(exc, "orig", None) or exc
+    text = str(orig).strip() or type(orig).__name__
+    return redact(text.splitlines()[0])
+
+
+_REFUSED = (
+    "connection refused",
+    "can't connect to",
+    "could not connect to server",
+    "server closed the connection unexpectedly",
+    "connection reset",
+    "the database system is starting up",
+)
+_AUTH = (
+    "password authentication failed",
+    "access denied for user",
+    "no password supplied",
+    "authentication failed",
+)
+
+
+def _classify_connect_error(exc: BaseException) -> str:
+    """``refused`` (worth retrying), ``auth`` (wrong login) or ``other``."""
+    orig = getattr(exc, "orig", None) or exc
+    chain: list[BaseException] = []
+    node: BaseException | None = orig
+    while node is not None and node not in chain:
+        chain.append(node)
+        node = node.__cause__ or node.__context__
+    if any(isinstance(e, ConnectionRefusedError) for e in chain):
+        return "refused"
+    text = " ".join(str(e) for e in chain).lower()
+    code = orig.args[0] if orig.args and isinstance(orig.args[0], int) else None
+    if code in (1044, 1045) or any(s in text for s in _AUTH):
+        return "auth"
+    if code == 2003 or any(s in text for s in _REFUSED):
+        return "refused"
+    if 'role "' in text and "does not exist" in text:
+        return "auth"
+    return "other"
+
+
+def _dispose_all() -> None:
+    with _lock:
+        engines = list(_engines.values())
+        _engines.clear()
+    for engine in engines:
+        with contextlib.suppress(Exception):
+            engine.dispose()
+
+
+def _forget_in_child() -> None:
+    # A forked child must not use the parent's pooled sockets: drop them without closing
+    # (closing would end the parent's sessions too), as SQLAlchemy's docs advise. The lock
+    # may have been held by another thread of the parent at fork time: take a new one.
+    global _lock
+    _lock = threading.Lock()
+    for engine in list(_engines.values()):
+        with contextlib.suppress(Exception):
+            engine.dispose(close=False)
+    _engines.clear()
+
+
+def _register_cleanup() -> None:
+    global _atexit_registered
+    if not _atexit_registered:
+        _atexit_registered = True
+        atexit.register(_dispose_all)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_in_child)

@@ -1,0 +1,154 @@
+"""AwsCredentials: auth choices, masking, the client cache, assumed roles that refresh."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+from typing import Any
+
+import pytest
+from orch import SecretRef
+from orch.errors import BlockValidationError
+from orch_aws import AwsCredentials
+
+from .conftest import REGION, count_calls
+
+ROLE = "arn:aws:iam::123456789012:role/etl"
+
+
+def test_auth_choice_is_validated_up_front() -> None:
+    with pytest.raises(BlockValidationError, match="aws-credentials") as info:
+        AwsCredentials(aws_access_key_id="AKIAEXAMPLE00000000X")
+    assert "both aws_access_key_id and aws_secret_access_key" in str(info.value)
+    with pytest.raises(BlockValidationError, match="not both"):
+        AwsCredentials(aws_access_key_id="a", aws_secret_access_key="b", profile_name="dev")
+    with pytest.raises(BlockValidationError, match="role_arn"):
+        AwsCredentials(external_id="x")
+    with pytest.raises(BlockValidationError, match="duration_seconds"):
+        AwsCredentials(role_arn=ROLE, duration_seconds=60)
+
+
+def test_keys_are_masked_and_saved_encrypted_or_as_references() -> None:
+    creds = AwsCredentials(
+        aws_access_key_id="AKIAREALLOOKINGKEY00",
+        aws_secret_access_key="wJalrXUtnFEMI-secret",
+        region_name=REGION,
+    )
+    for text in (repr(creds), str(creds), creds.model_dump_json()):
+        assert "AKIAREALLOOKINGKEY00" not in text
+        assert "wJalrXUtnFEMI-secret" not in text
+    creds.save("prod")
+    assert AwsCredentials.load("prod") == creds
+    by_ref = AwsCredentials(
+        aws_access_key_id=SecretRef("env://MY_KEY_ID"),
+        aws_secret_access_key=SecretRef("env://MY_SECRET"),
+    )
+    by_ref.save("ref")
+    assert AwsCredentials.load("ref").aws_secret_access_key.reference == SecretRef(  # type: ignore[union-attr]
+        "env://MY_SECRET"
+    )
+
+
+def test_clients_are_cached_per_credentials_and_thread_safe(creds: AwsCredentials) -> None:
+    from orch_aws.credentials import clear_client_cache
+
+    clear_client_cache()
+    barrier = threading.Barrier(8)
+    got: list[Any] = []
+
+    def build() -> None:
+        barrier.wait()
+        got.append(creds.get_client("s3"))
+
+    threads = [threading.Thread(target=build) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len({id(c) for c in got}) == 1
+    # an equal block (e.g. loaded again) shares the client; other settings do not
+    twin = AwsCredentials.model_validate(
+        creds.model_dump(exclude={"aws_secret_access_key"})
+        | {"aws_secret_access_key": "testing-secret", "aws_access_key_id": "testing"}
+    )
+    assert twin.get_client("s3") is got[0]
+    other = twin.model_copy(update={"region_name": "eu-west-1"})
+    assert other.get_client("s3") is not got[0]
+    assert creds.get_client("s3", region_name="eu-west-1") is not got[0]
+
+
+def test_a_forked_child_builds_its_own_client(creds: AwsCredentials) -> None:
+    # a forked worker must not share the parent's client and its sockets
+    parent = creds.get_client("s3")
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child
+        try:
+            child = creds.get_client("s3")
+            child.list_buckets()
+            os.write(write, b"own" if child is not parent else b"shared")
+        finally:
+            os._exit(0)
+    os.close(write)
+    answer = os.read(read, 16)
+    os.waitpid(pid, 0)
+    assert answer == b"own"
+    assert creds.get_client("s3") is parent
+
+
+def _frozen(session: Any) -> Any:
+    return session.get_credentials().get_frozen_credentials()
+
+
+def test_assume_role_uses_sts_and_works(creds: AwsCredentials) -> None:
+    role = creds.model_copy(update={"role_arn": ROLE, "external_id": "ext-1"})
+    session = role.get_boto3_session()
+    with count_calls(session._orch_sts_client, "AssumeRole") as calls:
+        s3 = role.get_client("s3")
+        assert calls == []  # deferred: nothing is asked before the first request
+        s3.list_buckets()
+        s3.list_buckets()
+        assert len(calls) == 1  # one hour of validity: no refresh needed yet
+    frozen = _frozen(session)
+    assert frozen.access_key != "testing"  # temporary credentials, not the base keys
+    assert frozen.token
+    assert session.get_credentials().method == "assume-role"
+
+
+def test_assumed_role_credentials_refresh_before_they_expire(creds: AwsCredentials) -> None:
+    # 15 minutes of validity is inside botocore's advisory refresh window (15 min), so
+    # every use refreshes: a long flow never holds expired credentials.
+    role = creds.model_copy(update={"role_arn": ROLE, "duration_seconds": 900})
+    session = role.get_boto3_session()
+    with count_calls(session._orch_sts_client, "AssumeRole") as calls:
+        first = _frozen(session)
+        second = _frozen(session)
+        role.get_client("s3").list_buckets()
+    assert first.access_key != second.access_key
+    assert len(calls) >= 3
+
+
+def test_import_does_not_load_boto3() -> None:
+    probe = (
+        "import sys, orch_aws\n"
+        "from orch_aws import AwsCredentials, S3Bucket, AwsSecret\n"
+        "AwsCredentials(region_name='eu-west-1')\n"
+        "S3Bucket(bucket_name='abc')\n"
+        "print([m for m in ('boto3', 'botocore', 's3transfer', 'orch_aws.tasks')"
+        " if m in sys.modules])"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_wrong_endpoint_is_a_clear_error(creds: AwsCredentials) -> None:
+    from orch_aws import S3Bucket
+    from orch_aws.errors import AwsError
+    from orch_aws.tasks import s3_exists
+
+    dead = creds.model_copy(update={"endpoint_url": "http://127.0.0.1:9", "max_attempts": 1})
+    with pytest.raises(AwsError, match="cannot reach the endpoint") as info:
+        s3_exists(S3Bucket(bucket_name="abc", credentials=dead), "k")
+    assert "testing-secret" not in str(info.value)

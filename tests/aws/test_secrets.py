@@ -1,0 +1,151 @@
+"""Secrets Manager tasks and the ``aws-sm://`` resolver against the moto server."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import pytest
+from orch import SecretRef, SecretStr
+from orch.errors import SecretReferenceError
+from orch.system_blocks import Secret
+from orch_aws import AwsCredentials, AwsSecret
+from orch_aws.errors import AwsSecretNotFoundError
+from orch_aws.tasks import create_secret, delete_secret, read_secret, update_secret
+
+from .conftest import count_calls, unique
+
+# --- tasks -----------------------------------------------------------------------------
+
+
+def test_create_read_update_delete(creds: AwsCredentials) -> None:
+    name = unique("prod/api")
+    arn = create_secret(creds, name, {"user": "etl", "password": "pw-1"}, tags={"team": "data"})
+    assert arn.startswith("arn:aws:secretsmanager:")
+    assert read_secret(creds, name, as_json=True) == {"user": "etl", "password": "pw-1"}
+    version = update_secret(creds, name, SecretStr('{"user": "etl", "password": "pw-2"}'))
+    assert json.loads(read_secret(creds, name))["password"] == "pw-2"  # type: ignore[arg-type]
+    assert read_secret(creds, name, version_id=version, as_json=True)["password"] == "pw-2"
+    previous = read_secret(creds, name, version_stage="AWSPREVIOUS", as_json=True)
+    assert previous["password"] == "pw-1"
+    delete_secret(creds, name, recovery_window_days=7)
+    with pytest.raises(Exception, match=name):  # scheduled for deletion: not readable
+        read_secret(creds, name)
+    delete_secret(creds, name, force=True)
+
+
+def test_binary_secrets_and_the_secret_block(creds: AwsCredentials) -> None:
+    name = unique("certs/key")
+    create_secret(creds, name, b"\x00\x01binary")
+    AwsSecret(secret_name=name, credentials=creds).save("key")
+    secret = AwsSecret.load("key")
+    assert read_secret(secret) == b"\x00\x01binary"
+    update_secret(secret, value=b"\x02")
+    assert read_secret(secret) == b"\x02"
+    delete_secret(secret, force=True)
+    with pytest.raises(AwsSecretNotFoundError, match=name):
+        read_secret(secret)
+
+
+def test_missing_secret_and_bad_input(creds: AwsCredentials) -> None:
+    creds.save("prod")
+    with pytest.raises(AwsSecretNotFoundError) as info:
+        read_secret(AwsCredentials.load("prod"), "no/such/secret")
+    assert "no/such/secret" in str(info.value)
+    assert "aws-credentials/prod" in str(info.value)
+    assert "testing-secret" not in str(info.value)
+    with pytest.raises(ValueError, match="recovery_window_days"):
+        delete_secret(creds, "x", recovery_window_days=3)
+    with pytest.raises(ValueError, match="name the secret"):
+        read_secret(creds)
+
+
+def test_a_read_secret_is_redacted_from_logs(creds: AwsCredentials) -> None:
+    from orch.redaction import redact
+
+    name = unique("prod/token")
+    create_secret(creds, name, "tok-very-secret-123")
+    read_secret(creds, name)
+    assert "tok-very-secret-123" not in redact("the token is tok-very-secret-123")
+
+
+# --- the aws-sm:// resolver ------------------------------------------------------------
+
+
+@pytest.fixture
+def named_creds(creds: AwsCredentials, monkeypatch: pytest.MonkeyPatch) -> AwsCredentials:
+    creds.save("aws-test")
+    monkeypatch.setenv("ORCH_AWS_CREDENTIALS_BLOCK", "aws-test")
+    return AwsCredentials.load("aws-test")
+
+
+def test_resolves_json_keys_stages_and_regions(named_creds: AwsCredentials) -> None:
+    name = unique("prod/db")
+    create_secret(named_creds, name, {"password": "pw-1", "port": 5432})
+    update_secret(named_creds, name, {"password": "pw-2", "port": 5432})
+    assert SecretRef(f"aws-sm://{name}#password").resolve() == "pw-2"
+    assert SecretRef(f"aws-sm://{name}#port").resolve() == "5432"
+    assert SecretRef(f"aws-sm://{name}?version_stage=AWSPREVIOUS#password").resolve() == "pw-1"
+    Secret(value=SecretRef(f"aws-sm://{name}#password")).save("api")
+    assert Secret.load("api").value.get_secret_value() == "pw-2"
+    # secrets are regional: the same name in another region is another secret
+    with pytest.raises(SecretReferenceError, match="does not exist"):
+        SecretRef(f"aws-sm://{name}?region=eu-west-1#password").resolve()
+
+
+def test_missing_secret_or_key_names_the_reference(named_creds: AwsCredentials) -> None:
+    with pytest.raises(SecretReferenceError) as info:
+        SecretRef("aws-sm://nope/nothing#password").resolve()
+    assert "aws-sm://nope/nothing#password" in str(info.value)
+    assert "does not exist" in str(info.value)
+    name = unique("prod/k")
+    create_secret(named_creds, name, {"user": "u"})
+    with pytest.raises(SecretReferenceError, match="no key 'password'"):
+        SecretRef(f"aws-sm://{name}#password").resolve()
+    with pytest.raises(SecretReferenceError, match="unknown parameter"):
+        SecretRef(f"aws-sm://{name}?stage=x").resolve()
+
+
+def test_default_chain_when_no_block_is_named(
+    creds: AwsCredentials, moto_server: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    name = unique("chain/x")
+    create_secret(creds, name, "from-the-chain")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server)  # boto3's own setting
+    assert SecretRef(f"aws-sm://{name}").resolve() == "from-the-chain"
+
+
+def test_a_burst_of_1000_resolutions_makes_one_call(named_creds: AwsCredentials) -> None:
+    name = unique("burst/x")
+    create_secret(named_creds, name, {"password": "pw"})
+    client = named_creds.get_client("secretsmanager")
+    with count_calls(client, "GetSecretValue") as calls:
+        for _ in range(1000):
+            assert SecretRef(f"aws-sm://{name}#password").resolve() == "pw"
+    assert len(calls) == 1
+
+
+def test_concurrent_resolutions_are_single_flight(named_creds: AwsCredentials) -> None:
+    name = unique("burst/threads")
+    create_secret(named_creds, name, "pw")
+    client = named_creds.get_client("secretsmanager")
+    barrier = threading.Barrier(16)
+    results: list[object] = []
+
+    def worker() -> None:
+        barrier.wait()
+        for _ in range(63):
+            results.append(SecretRef(f"aws-sm://{name}").resolve())
+
+    with count_calls(client, "GetSecretValue") as calls:
+        threads = [threading.Thread(target=worker) for _ in range(16)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert len(results) == 1008
+    assert set(results) == {"pw"}
+    assert len(calls) == 1

@@ -1,0 +1,262 @@
+"""Run history on SQLite and PostgreSQL: recorded off the hot path, read by `orch runs`,
+crash detection, redaction of resolved secrets."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+from orch import flow, get_run_logger, history, task
+from orch.secrets import SecretStr
+
+from tests.core.runtime_support import (
+    flush_history,
+    orch_cli,
+    popen_python,
+    write_script,
+)
+
+pytestmark = pytest.mark.usefixtures("flush_history")
+__all__ = ["flush_history"]
+
+SECRET = "s3cr3t-Value-0042"
+
+
+@task(task_run_name="double-{x}")
+def double(x: int) -> int:
+    return 2 * x
+
+
+@task(retries=1, retry_delay_seconds=0)
+def explode() -> None:
+    raise RuntimeError("kaboom")
+
+
+@flow(name="history-demo", flow_run_name="demo-{n}")
+def demo(n: int) -> list[int]:
+    get_run_logger().info("doubling %d numbers", n)
+    values = double.map(range(n)).result()
+    explode.submit().wait()
+    return values
+
+
+def test_flow_and_task_runs_are_recorded_and_listed(any_store: str) -> None:
+    assert demo(3) == [0, 2, 4]
+    history.flush()
+    runs = history.list_flow_runs(flow="history-demo")
+    assert len(runs) == 1
+    run = runs[0]
+    assert run["name"] == "demo-3" and run["state"] == "Completed"
+    assert run["parameters"] == {"n": "3"} and run["task_runs"] == 4
+    assert run["pid"] == os.getpid() and run["ended"] >= run["started"]
+
+    shown = history.get_flow_run(run["id"][:10])
+    assert shown is not None
+    tasks = {t["name"]: t for t in shown["task_runs"]}
+    assert {"double-0", "double-1", "double-2"} <= set(tasks)
+    failed = next(t for t in shown["task_runs"] if t["task_name"] == "explode")
+    assert failed["state"] == "Failed" and failed["attempts"] == 2
+    assert failed["error"] == "RuntimeError: kaboom"
+    assert tasks["double-1"]["parameters_digest"] != tasks["double-2"]["parameters_digest"]
+    messages = [r["message"] for r in history.get_logs(run["id"])]
+    assert "doubling 3 numbers" in messages
+    assert any("Finished in state Completed" in m for m in messages)
+
+    failing = demo.with_options(name="history-failing")
+    with pytest.raises(TypeError, match="parameter 'n'"):
+        failing("x")  # type: ignore[arg-type]
+    # parameters are validated before the run starts: nothing recorded
+    assert history.list_flow_runs(flow="history-failing") == []
+
+
+def test_a_task_called_outside_a_flow_is_recorded() -> None:
+    assert double(21) == 42
+    history.flush()
+    from orch.store import get_store
+
+    with get_store().transaction(write=False) as tx:
+        rows = tx.execute(
+            "SELECT name, state, flow_run_id FROM orch_task_runs WHERE task_name = 'double'"
+        ).fetchall()
+    assert rows == [("double-21", "Completed", None)]
+
+
+def test_orch_runs_cli_ls_show_logs_prune_json(any_store: str) -> None:
+    demo(2)
+
+    @flow(name="history-broken")
+    def broken() -> None:
+        raise ValueError("broken flow")
+
+    broken(return_state=True)
+    history.flush()
+    listed = orch_cli("runs", "ls", "--json")
+    assert listed.returncode == 0, listed.stderr
+    runs = json.loads(listed.stdout)
+    assert [r["flow_name"] for r in runs] == ["history-broken", "history-demo"]
+    only_failed = json.loads(orch_cli("runs", "ls", "--state", "failed", "--json").stdout)
+    assert [r["error"] for r in only_failed] == ["ValueError: broken flow"]
+    by_flow = json.loads(orch_cli("runs", "ls", "--flow", "history-demo", "--json").stdout)
+    assert len(by_flow) == 1
+    assert len(json.loads(orch_cli("runs", "ls", "--limit", "1", "--json").stdout)) == 1
+    table = orch_cli("runs", "ls")
+    assert table.returncode == 0 and "history-broken" in table.stdout
+
+    demo_id = by_flow[0]["id"]
+    shown = json.loads(orch_cli("runs", "show", demo_id, "--json").stdout)
+    assert shown["name"] == "demo-2" and len(shown["task_runs"]) == 3
+    text = orch_cli("runs", "show", demo_id[:8])
+    assert text.returncode == 0 and "demo-2" in text.stdout and "double-1" in text.stdout
+    logs = json.loads(orch_cli("runs", "logs", demo_id, "--json").stdout)
+    assert any(r["message"] == "doubling 2 numbers" for r in logs)
+    assert "doubling 2 numbers" in orch_cli("runs", "logs", demo_id).stdout
+
+    missing = orch_cli("runs", "show", "ffffffffffff")
+    assert missing.returncode == 1 and "no flow run with id 'ffffffffffff'" in missing.stderr
+    bad_age = orch_cli("runs", "prune", "--older-than", "soon")
+    assert bad_age.returncode != 0 and "not an age" in bad_age.stderr
+
+    kept = json.loads(orch_cli("runs", "prune", "--older-than", "30d", "--json").stdout)
+    assert kept == {"flow_runs": 0, "task_runs": 0, "logs": 0}
+    time.sleep(0.05)
+    pruned = json.loads(orch_cli("runs", "prune", "--older-than", "0s", "--json").stdout)
+    assert pruned["flow_runs"] == 2 and pruned["task_runs"] == 3 and pruned["logs"] > 0
+    assert json.loads(orch_cli("runs", "ls", "--json").stdout) == []
+
+
+def test_resolved_secret_is_redacted_from_logs_errors_and_history(
+    any_store: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    password = SecretStr(SECRET)
+
+    @task
+    def leaky(token: str) -> None:
+        get_run_logger().info("connecting with %s", token)
+        print(f"printed {token}")
+        raise PermissionError(f"login refused for password {token}")
+
+    @flow(log_prints=True)
+    def uses_secret() -> None:
+        leaky(password.get_secret_value())
+
+    state = uses_secret(return_state=True)
+    assert state.is_failed()
+    history.flush()
+    err = capsys.readouterr().err
+    assert "connecting with **********" in err and "printed **********" in err
+    assert SECRET not in err
+    run = history.list_flow_runs(limit=1)[0]
+    shown = history.get_flow_run(run["id"])
+    assert shown is not None
+    dumped = json.dumps(shown) + json.dumps(history.get_logs(run["id"]))
+    assert SECRET not in dumped
+    assert "login refused for password **********" in shown["error"]
+    assert (
+        shown["task_runs"][0]["error"]
+    ) == "PermissionError: login refused for password **********"
+    cli = orch_cli("runs", "logs", run["id"])
+    assert "connecting with **********" in cli.stdout and SECRET not in cli.stdout
+    if any_store == "sqlite":
+        for f in Path(os.environ["ORCH_HOME"]).iterdir():
+            if f.is_file():
+                assert SECRET.encode() not in f.read_bytes(), f
+
+
+def test_killed_flow_process_shows_as_crashed(any_store: str, tmp_path: Path) -> None:
+    script = write_script(
+        tmp_path,
+        "sleeper.py",
+        """
+        import time
+        from orch import flow, get_run_context
+
+        @flow(name="sleeper")
+        def sleeper() -> None:
+            print(get_run_context().flow_run.id, flush=True)
+            time.sleep(60)
+
+        sleeper()
+        """,
+    )
+    proc = popen_python(script)
+    try:
+        assert proc.stdout is not None
+        run_id = proc.stdout.readline().strip()
+        assert len(run_id) == 32, proc.stderr.read() if proc.stderr else ""
+        deadline = time.monotonic() + 10
+        states: list[str] = []
+        while time.monotonic() < deadline:
+            listed = json.loads(orch_cli("runs", "ls", "--json").stdout)
+            states = [r["state"] for r in listed if r["id"] == run_id]
+            if states:
+                break
+            time.sleep(0.1)
+        assert states == ["Running"]
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    listed = json.loads(orch_cli("runs", "ls", "--json").stdout)
+    crashed = next(r for r in listed if r["id"] == run_id)
+    assert crashed["state"] == "Crashed"
+    assert "process is gone" in crashed["error"]
+    assert "Crashed" in orch_cli("runs", "ls").stdout
+
+
+def test_stale_heartbeat_from_another_host_is_crashed(monkeypatch: pytest.MonkeyPatch) -> None:
+    from orch.store import get_store
+
+    store = get_store()
+    store.ensure_schema("runs", history.SCHEMA)
+    old = time.time() - 3600
+    with store.transaction() as tx:
+        tx.execute(
+            "INSERT INTO orch_flow_runs (id, name, flow_name, state, attempts, started, pid, "
+            "host, heartbeat) VALUES ('r-remote', 'x', 'remote', 'Running', 1, ?, 1, "
+            "'another-host', ?)",
+            (old, old),
+        )
+        tx.execute(
+            "INSERT INTO orch_flow_runs (id, name, flow_name, state, attempts, started, pid, "
+            "host, heartbeat) VALUES ('r-alive', 'y', 'remote', 'Running', 1, ?, 1, "
+            "'another-host', ?)",
+            (old, time.time()),
+        )
+    states = {r["id"]: r["state"] for r in history.list_flow_runs(flow="remote")}
+    assert states == {"r-remote": "Crashed", "r-alive": "Running"}
+
+
+def test_history_off_records_nothing(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    script = write_script(
+        tmp_path,
+        "nohist.py",
+        """
+        from orch import flow
+        @flow
+        def quiet() -> int:
+            return 1
+        quiet()
+        """,
+    )
+    from tests.core.runtime_support import run_python
+
+    done = run_python(script, env={"ORCH_HISTORY": "0"})
+    assert done.returncode == 0, done.stderr
+    assert history.list_flow_runs(flow="quiet") == []
+    done = run_python(script)
+    assert done.returncode == 0, done.stderr
+    assert [r["state"] for r in history.list_flow_runs(flow="quiet")] == ["Completed"]
+
+
+def test_readme_hello_example_runs_and_is_recorded(tmp_path: Path) -> None:
+    from tests.core.runtime_support import ROOT, run_python
+
+    done = run_python(ROOT / "docs/examples/hello.py")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["HELLO, WORLD!", "HELLO, DATA ENGINEERS!"]
+    assert "greeted 2 people" in done.stderr
+    runs = json.loads(orch_cli("runs", "ls", "--flow", "hello", "--json").stdout)
+    assert [(r["state"], r["task_runs"]) for r in runs] == [("Completed", 4)]
