@@ -43,7 +43,10 @@ def snowflake_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[
 
 @pytest.fixture
 def snowflake_database(snowflake_server: dict[str, object]) -> Iterator[str]:
-    """A fresh database (with schema PUBLIC) on the fakesnow server, dropped afterwards."""
+    """A fresh database (with schema PUBLIC) on the fakesnow server.
+
+    fakesnow can't DROP DATABASE; the databases live in memory until the session ends.
+    """
     import snowflake.connector
 
     name = f"ORCH_TEST_{uuid.uuid4().hex[:10].upper()}"
@@ -53,7 +56,6 @@ def snowflake_database(snowflake_server: dict[str, object]) -> Iterator[str]:
     try:
         conn.cursor().execute(f'CREATE DATABASE "{name}"')
         conn.cursor().execute(f'CREATE SCHEMA "{name}"."PUBLIC"')
-        yield name
-        conn.cursor().execute(f'DROP DATABASE IF EXISTS "{name}"')
     finally:
         conn.close()
+    yield name

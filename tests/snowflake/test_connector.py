@@ -1,0 +1,211 @@
+"""SnowflakeConnector against the fakesnow server: one lazy session per process per
+connector, shared by threads, reopened when closed, closed at exit; errors name the block
+and never a secret."""
+
+from __future__ import annotations
+
+import json
+import pickle
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives import serialization as ser
+from cryptography.hazmat.primitives.asymmetric import rsa
+from orch_snowflake import (
+    SnowflakeConnectionError,
+    SnowflakeConnector,
+    SnowflakeQueryError,
+    snowflake_query,
+)
+
+from .conftest import PASSWORD, credentials_for
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_importing_the_package_loads_no_sdk() -> None:
+    code = (
+        "import sys, orch_snowflake\n"
+        "from orch_snowflake import SnowflakeConnector, SnowflakeCredentials, snowflake_query\n"
+        "SnowflakeConnector(credentials=SnowflakeCredentials(account='a', user='u', "
+        "password='p'))\n"
+        "print([m for m in ('snowflake', 'snowflake.connector', 'pandas', 'pyarrow') "
+        "if m in sys.modules])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_the_session_opens_on_first_use_and_is_shared(sf: SnowflakeConnector) -> None:
+    assert sf._slot.session is None  # building the block opened nothing
+    conn = sf.get_connection()
+    assert sf.get_connection() is conn
+    twin = SnowflakeConnector.model_validate(sf.model_dump(by_alias=False))
+    twin.credentials = sf.credentials  # the dump masks the password; equal content
+    assert twin.get_connection() is conn
+    other = sf.model_copy(update={"fetch_size": 7})
+    other._slot = type(sf._slot)()
+    assert other.get_connection() is not conn  # other content, other session
+    other.close()
+
+
+def test_threads_share_the_session(sf: SnowflakeConnector) -> None:
+    barrier = threading.Barrier(8)
+    # fakesnow runs one statement at a time per session (real Snowflake runs them
+    # concurrently), so the statements take turns; the first open still races.
+    fakesnow_turns = threading.Lock()
+    results: dict[int, Any] = {}
+    errors: list[BaseException] = []
+
+    def work(i: int) -> None:
+        try:
+            barrier.wait()
+            conn = sf.get_connection()
+            with fakesnow_turns:
+                results[i] = (snowflake_query.fn(sf, "SELECT %s * 2", [i]), id(conn))
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert {i: r[0] for i, r in results.items()} == {i: [(i * 2,)] for i in range(8)}
+    assert len({r[1] for r in results.values()}) == 1
+
+
+def _drop_session(conn: Any) -> None:
+    # What a session the server ended looks like to the connector: no REST channel.
+    # (conn.close() can't get there against fakesnow: its logout call fails.)
+    conn.rest.close()
+    conn._rest = None
+
+
+def test_a_closed_session_is_reopened(sf: SnowflakeConnector) -> None:
+    first = sf.get_connection()
+    _drop_session(first)
+    assert first.is_closed()
+    assert snowflake_query.fn(sf, "SELECT 1") == [(1,)]
+    assert sf.get_connection() is not first
+    assert not sf.get_connection().is_closed()
+
+
+def test_with_block_and_close_end_the_session(sf: SnowflakeConnector) -> None:
+    from orch_snowflake import connector as module
+
+    with sf:
+        conn = sf.get_connection()
+        assert sf._fingerprint() in module._sessions
+    assert sf._fingerprint() not in module._sessions
+    assert sf._slot.session is None
+    assert snowflake_query.fn(sf, "SELECT 2") == [(2,)]  # usable again afterwards
+    assert sf.get_connection() is not conn
+
+
+def test_sessions_are_closed_at_exit(snowflake_server: dict[str, Any], tmp_path: Path) -> None:
+    script = f"""
+import atexit, json
+from orch_snowflake import SnowflakeConnector, SnowflakeCredentials, snowflake_query
+from orch_snowflake import connector as module
+sf = SnowflakeConnector(credentials=SnowflakeCredentials(
+    account="a", user="u", password="p", **{snowflake_server!r}))
+assert snowflake_query.fn(sf, "SELECT 1") == [(1,)]
+session = module._sessions[sf._fingerprint()]
+closed = []
+real_close = session.conn.close
+session.conn.close = lambda *a, **k: (closed.append(True), real_close(*a, **k))
+# The connector registers its own exit hook too; without it, only orch's can close.
+atexit.unregister(session.conn._close_at_exit)
+atexit._run_exitfuncs()
+print(json.dumps([closed, len(module._sessions)]))
+"""
+    out = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"ORCH_HOME": str(tmp_path), "PATH": ""},
+    )
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == [[True], 0]
+
+
+def test_key_pair_oauth_and_pat_logins(
+    snowflake_server: dict[str, Any], snowflake_database: str
+) -> None:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(ser.Encoding.PEM, ser.PrivateFormat.PKCS8, ser.NoEncryption())
+    for auth in (
+        {"private_key": pem.replace(b"\n", b"")},
+        {"token": "oauth-token-xyz"},
+        {"programmatic_access_token": "pat-token-xyz"},
+    ):
+        with SnowflakeConnector(
+            credentials=credentials_for(snowflake_server, **auth), database=snowflake_database
+        ) as sf:
+            assert snowflake_query.fn(sf, "SELECT 40 + 2") == [(42,)]
+
+
+def test_an_unreachable_account_is_a_clear_error(snowflake_server: dict[str, Any]) -> None:
+    from tests.backends.service import free_port
+
+    creds = credentials_for({**snowflake_server, "port": free_port()})
+    sf = SnowflakeConnector(credentials=creds, login_timeout=5)
+    sf.save("unreachable")
+    sf = SnowflakeConnector.load("unreachable")
+    with pytest.raises(SnowflakeConnectionError) as err:
+        snowflake_query.fn(sf, "SELECT 1")
+    message = str(err.value)
+    assert "'orchtest'" in message and "'ORCH_TESTER'" in message
+    assert "snowflake-connector/unreachable" in message
+    assert PASSWORD not in message
+    assert err.value.__cause__ is not None
+
+
+def test_a_failed_statement_names_block_and_statement(sf: SnowflakeConnector) -> None:
+    sf.save("analytics")
+    saved = SnowflakeConnector.load("analytics")
+    with pytest.raises(SnowflakeQueryError) as err:
+        snowflake_query.fn(saved, "SELECT * FROM missing_table\nWHERE x = %s", [PASSWORD])
+    message = str(err.value)
+    assert "snowflake_query failed on snowflake-connector/analytics" in message
+    assert "'SELECT * FROM missing_table'" in message
+    assert "MISSING_TABLE" in message  # Snowflake's own words
+    assert PASSWORD not in message
+    assert type(err.value.__cause__).__name__ == "ProgrammingError"
+
+
+def test_an_unknown_database_names_the_block(sf: SnowflakeConnector) -> None:
+    with pytest.raises(SnowflakeQueryError) as err:
+        snowflake_query.fn(sf, "USE DATABASE NO_SUCH_DB")
+    message = str(err.value)
+    assert "snowflake-connector for account 'orchtest'" in message
+    assert "NO_SUCH_DB" in message
+
+
+def test_pickles_by_name_when_saved_and_without_session_when_not(sf: SnowflakeConnector) -> None:
+    sf.get_connection()
+    clone = pickle.loads(pickle.dumps(sf))
+    assert clone == sf and clone._slot.session is None
+    sf.save("pickled")
+    saved = SnowflakeConnector.load("pickled")
+    data = pickle.dumps(saved)
+    assert PASSWORD.encode() not in data
+    assert pickle.loads(data).block_document_name == "snowflake-connector/pickled"
+
+
+def test_transactions_use_a_session_of_their_own(sf: SnowflakeConnector) -> None:
+    snowflake_query.fn(sf, "CREATE TABLE t (x INT)")
+    with pytest.raises(SnowflakeQueryError), sf.transaction() as tx:
+        assert tx.connection is not sf.get_connection()
+        tx.execute("INSERT INTO t VALUES (1)").close()
+        tx.execute("INSERT INTO nope VALUES (2)")
+    assert snowflake_query.fn(sf, "SELECT COUNT(*) FROM t") == [(0,)]
+    with sf.transaction() as tx:
+        tx.execute("INSERT INTO t VALUES (%s)", [3]).close()
+    assert snowflake_query.fn(sf, "SELECT x FROM t") == [(3,)]

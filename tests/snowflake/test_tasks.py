@@ -1,0 +1,209 @@
+"""The Snowflake tasks against the fakesnow server: bound parameters, quoted names,
+streamed fetches, all-or-nothing loads and copies, asynchronous queries, and flows."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pytest
+from orch import flow
+from orch_snowflake import (
+    SnowflakeConnector,
+    SnowflakeLoadError,
+    SnowflakeQueryError,
+    quote_name,
+    snowflake_execute_async,
+    snowflake_fetch_many,
+    snowflake_load_dataframe,
+    snowflake_multiquery,
+    snowflake_put_and_copy,
+    snowflake_query,
+    snowflake_query_arrow,
+    snowflake_query_pandas,
+    snowflake_wait_for_query,
+    table_name,
+)
+
+
+@pytest.fixture
+def numbers(sf: SnowflakeConnector) -> SnowflakeConnector:
+    snowflake_query.fn(sf, "CREATE TABLE numbers (n INT, name VARCHAR)")
+    snowflake_query.fn(
+        sf, "INSERT INTO numbers SELECT range, 'n' || range FROM range(1, 26)"
+    )
+    return sf
+
+
+def count(sf: SnowflakeConnector, table: str) -> int:
+    return int(snowflake_query.fn(sf, f"SELECT COUNT(*) FROM {table_name(table)}")[0][0])
+
+
+def test_names_are_quoted_as_snowflake_users_expect() -> None:
+    assert quote_name("orders") == '"ORDERS"'
+    assert quote_name('"Mixed"') == '"Mixed"'
+    assert quote_name('we"ird name') == '"we""ird name"'
+    assert table_name("db.sch.orders") == '"DB"."SCH"."ORDERS"'
+    assert table_name('sch."a.b"') == '"SCH"."a.b"'
+    assert table_name(("sch", "my table")) == '"SCH"."my table"'
+    with pytest.raises(ValueError, match="invalid quoted identifier"):
+        quote_name('"a"b"')
+    with pytest.raises(ValueError, match="table is"):
+        table_name("a.b.c.d")
+
+
+def test_query_binds_parameters_and_returns_tuples_or_dicts(numbers: SnowflakeConnector) -> None:
+    rows = snowflake_query.fn(numbers, "SELECT n, name FROM numbers WHERE n <= %s ORDER BY n", [2])
+    assert rows == [(1, "n1"), (2, "n2")]
+    hostile = "x'); DROP TABLE numbers; --"
+    assert snowflake_query.fn(numbers, "SELECT %(v)s", {"v": hostile}) == [(hostile,)]
+    assert count(numbers, "numbers") == 25
+    dicts = snowflake_query.fn(numbers, "SELECT n, name FROM numbers WHERE n = %s", [3], True)
+    assert dicts == [{"N": 3, "NAME": "n3"}]
+
+
+def test_multiquery_runs_in_order_and_as_a_transaction(sf: SnowflakeConnector) -> None:
+    out = snowflake_multiquery.fn(
+        sf,
+        "CREATE TABLE t (x INT); INSERT INTO t VALUES (1), (2);\n"
+        "-- a comment; with a semicolon\nSELECT SUM(x) FROM t",
+    )
+    assert out[-1] == [(3,)] and len(out) == 3
+    with pytest.raises(SnowflakeQueryError, match="INSERT INTO nope"):
+        snowflake_multiquery.fn(
+            sf, ["INSERT INTO t VALUES (10)", "INSERT INTO nope VALUES (1)"], as_transaction=True
+        )
+    assert count(sf, "t") == 2  # the first insert was rolled back with the failed one
+    snowflake_multiquery.fn(sf, ["INSERT INTO t VALUES (4)", "DELETE FROM t WHERE x = 1"], True)
+    assert sorted(snowflake_query.fn(sf, "SELECT x FROM t")) == [(2,), (4,)]
+
+
+def test_fetch_many_streams_batches(numbers: SnowflakeConnector) -> None:
+    batches = list(snowflake_fetch_many.fn(numbers, "SELECT n FROM numbers ORDER BY n", size=10))
+    assert [len(b) for b in batches] == [10, 10, 5]
+    assert [r[0] for b in batches for r in b] == list(range(1, 26))
+    numbers.fetch_size = 20  # the connector's default batch
+    dicts = snowflake_fetch_many.fn(numbers, "SELECT n FROM numbers WHERE n > %s", [20], None, True)
+    assert sorted(r["N"] for b in dicts for r in b) == [21, 22, 23, 24, 25]
+    stream = snowflake_fetch_many.fn(numbers, "SELECT n FROM numbers", size=5)
+    assert len(next(stream)) == 5
+    stream.close()  # stopping early closes the cursor
+    # The statement runs when the task runs: its error is the task's, not the iterator's.
+    with pytest.raises(SnowflakeQueryError, match="snowflake_fetch_many"):
+        snowflake_fetch_many.fn(numbers, "SELECT * FROM no_such_table")
+    with pytest.raises(ValueError, match="size"):
+        snowflake_fetch_many.fn(numbers, "SELECT 1", size=-1)
+
+
+def test_pandas_and_arrow_results(numbers: SnowflakeConnector) -> None:
+    df = snowflake_query_pandas.fn(numbers, "SELECT n, name FROM numbers WHERE n < %s", [4])
+    assert list(df.columns) == ["N", "NAME"] and sorted(df["N"]) == [1, 2, 3]
+    table = snowflake_query_arrow.fn(numbers, "SELECT n FROM numbers WHERE n > 23")
+    assert sorted(table.column("N").to_pylist()) == [24, 25]
+    empty = snowflake_query_arrow.fn(numbers, "SELECT n FROM numbers WHERE n > 100")
+    assert isinstance(empty, pa.Table) and empty.num_rows == 0
+
+
+def _frame(n: int, start: int = 0) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "id": range(start, start + n),
+            "name": [f"row {i}" for i in range(start, start + n)],
+            "score": [i / 2 for i in range(start, start + n)],
+            "ok": [i % 2 == 0 for i in range(start, start + n)],
+            "day": [dt.date(2024, 1, 1) + dt.timedelta(days=i) for i in range(n)],
+            "at": [dt.datetime(2024, 1, 1, 12) + dt.timedelta(hours=i) for i in range(n)],
+        }
+    )
+
+
+def test_load_dataframe_create_append_replace(sf: SnowflakeConnector) -> None:
+    assert snowflake_load_dataframe.fn(sf, _frame(10), "scores", mode="create", chunk_rows=3) == 10
+    back = snowflake_query.fn(sf, 'SELECT id, name, score, ok, day, at FROM scores WHERE id = 3')
+    assert back == [(3, "row 3", 1.5, False, dt.date(2024, 1, 4), dt.datetime(2024, 1, 1, 15))]
+    assert snowflake_load_dataframe.fn(sf, _frame(5, start=10), "scores") == 5
+    assert count(sf, "scores") == 15
+    arrow = pa.table({"id": [1, 2], "note": ["x", "y"]})
+    assert snowflake_load_dataframe.fn(sf, arrow, "scores", mode="replace") == 2
+    assert snowflake_query.fn(sf, "SELECT * FROM scores ORDER BY id") == [(1, "x"), (2, "y")]
+    # replace creates a missing table; names with spaces are quoted as given
+    spaced = pd.DataFrame({"my col": [1]})
+    snowflake_load_dataframe.fn(sf, spaced, "new table", mode="replace")
+    assert snowflake_query.fn(sf, 'SELECT "my col" FROM "new table"') == [(1,)]
+    assert snowflake_load_dataframe.fn(sf, _frame(0), "scores") == 0
+
+
+def test_a_failed_load_leaves_the_table_as_it_was(sf: SnowflakeConnector) -> None:
+    snowflake_load_dataframe.fn(sf, _frame(4), "kept", mode="create")
+    bad = pd.DataFrame({"id": ["not a number"] * 3, "name": ["z"] * 3})
+    with pytest.raises(SnowflakeLoadError, match="snowflake_load_dataframe") as err:
+        snowflake_load_dataframe.fn(sf, pd.concat([_frame(3)[["id", "name"]], bad]), "kept")
+    assert err.value.__cause__ is not None
+    assert count(sf, "kept") == 4
+    with pytest.raises(SnowflakeLoadError):
+        snowflake_load_dataframe.fn(sf, _frame(2), "kept", mode="create")  # exists already
+    assert count(sf, "kept") == 4
+    with pytest.raises(SnowflakeLoadError):
+        snowflake_load_dataframe.fn(sf, bad, "never_made", mode="create")
+    with pytest.raises(SnowflakeQueryError, match="NEVER_MADE"):
+        count(sf, "never_made")
+    with pytest.raises(ValueError, match="mode"):
+        snowflake_load_dataframe.fn(sf, bad, "kept", mode="upsert")  # type: ignore[arg-type]
+
+
+def test_put_and_copy_csv_and_parquet(sf: SnowflakeConnector, tmp_path: Path) -> None:
+    snowflake_query.fn(sf, "CREATE TABLE events (id INT, kind VARCHAR)")
+    for i in range(3):
+        (tmp_path / f"events-{i}.csv").write_text(f"id,kind\n{i},a\n{i + 10},b\n")
+    report = snowflake_put_and_copy.fn(
+        sf, tmp_path / "events-*.csv", "events", file_format={"type": "csv", "skip_header": 1}
+    )
+    assert len(report) == 3 and all(r["status"] == "LOADED" for r in report)
+    assert count(sf, "events") == 6
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table({"KIND": ["p"], "ID": [99]}), tmp_path / "more.parquet")
+    snowflake_put_and_copy.fn(sf, str(tmp_path / "more.parquet"), "events", "PARQUET")
+    assert snowflake_query.fn(sf, "SELECT kind FROM events WHERE id = 99") == [("p",)]
+    # an existing named stage works too
+    snowflake_query.fn(sf, "CREATE STAGE landing")
+    snowflake_put_and_copy.fn(
+        sf, tmp_path / "events-0.csv", "events", {"type": "csv", "skip_header": 1}, "landing/x"
+    )
+    assert count(sf, "events") == 9
+
+
+def test_put_and_copy_is_all_or_nothing(sf: SnowflakeConnector, tmp_path: Path) -> None:
+    snowflake_query.fn(sf, "CREATE TABLE events (id INT, kind VARCHAR)")
+    (tmp_path / "a-good.csv").write_text("1,a\n2,b\n")
+    (tmp_path / "b-bad.csv").write_text("3,c\nnot-a-number,d\n")
+    with pytest.raises(SnowflakeLoadError, match="snowflake_put_and_copy") as err:
+        snowflake_put_and_copy.fn(sf, tmp_path / "*.csv", "events")
+    assert err.value.__cause__ is not None
+    assert count(sf, "events") == 0
+    with pytest.raises(SnowflakeLoadError, match="no file matches"):
+        snowflake_put_and_copy.fn(sf, tmp_path / "*.nothing", "events")
+
+
+def test_execute_async_and_wait(numbers: SnowflakeConnector) -> None:
+    qid = snowflake_execute_async.fn(numbers, "SELECT COUNT(*) FROM numbers WHERE n > %s", [5])
+    assert len(qid) >= 32
+    assert snowflake_wait_for_query.fn(numbers, qid, timeout_seconds=30, poll_interval=0.1) == [
+        (20,)
+    ]
+    with pytest.raises(SnowflakeQueryError, match="NO_SUCH"):
+        qid = snowflake_execute_async.fn(numbers, "SELECT * FROM no_such")
+        snowflake_wait_for_query.fn(numbers, qid, timeout_seconds=30)
+
+
+def test_tasks_in_a_flow(numbers: SnowflakeConnector) -> None:
+    @flow
+    def report(sf: SnowflakeConnector) -> list[int]:
+        futures = [snowflake_query.submit(sf, "SELECT COUNT(*) FROM numbers WHERE n <= %s", [k])
+                   for k in (1, 5, 10)]
+        snowflake_load_dataframe(sf, pd.DataFrame({"n": [100]}), "numbers")
+        return [f.result()[0][0] for f in futures] + [count(sf, "numbers")]
+
+    assert report(numbers) == [1, 5, 10, 26]
