@@ -42,7 +42,7 @@ def snowflake_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[
 
 
 @pytest.fixture
-def snowflake_database(snowflake_server: dict[str, object]) -> Iterator[str]:
+def snowflake_database(snowflake_server: dict[str, object]) -> str:
     """A fresh database (with schema PUBLIC) on the fakesnow server.
 
     fakesnow can't DROP DATABASE; the databases live in memory until the session ends.
@@ -58,4 +58,4 @@ def snowflake_database(snowflake_server: dict[str, object]) -> Iterator[str]:
         conn.cursor().execute(f'CREATE SCHEMA "{name}"."PUBLIC"')
     finally:
         conn.close()
-    yield name
+    return name

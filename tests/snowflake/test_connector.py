@@ -199,12 +199,17 @@ def test_pickles_by_name_when_saved_and_without_session_when_not(sf: SnowflakeCo
     assert pickle.loads(data).block_document_name == "snowflake-connector/pickled"
 
 
-def test_transactions_use_a_session_of_their_own(sf: SnowflakeConnector) -> None:
-    snowflake_query.fn(sf, "CREATE TABLE t (x INT)")
-    with pytest.raises(SnowflakeQueryError), sf.transaction() as tx:
+def _insert_then_fail(sf: SnowflakeConnector) -> None:
+    with sf.transaction() as tx:
         assert tx.connection is not sf.get_connection()
         tx.execute("INSERT INTO t VALUES (1)").close()
         tx.execute("INSERT INTO nope VALUES (2)")
+
+
+def test_transactions_use_a_session_of_their_own(sf: SnowflakeConnector) -> None:
+    snowflake_query.fn(sf, "CREATE TABLE t (x INT)")
+    with pytest.raises(SnowflakeQueryError):
+        _insert_then_fail(sf)
     assert snowflake_query.fn(sf, "SELECT COUNT(*) FROM t") == [(0,)]
     with sf.transaction() as tx:
         tx.execute("INSERT INTO t VALUES (%s)", [3]).close()

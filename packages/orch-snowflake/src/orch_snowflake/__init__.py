@@ -20,7 +20,7 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "SnowflakeCredentials": "orch_snowflake.credentials",
     "SnowflakeConnector": "orch_snowflake.connector",
-    "Transaction": "orch_snowflake.connector",
+    "DedicatedSession": "orch_snowflake.connector",
     "load_private_key": "orch_snowflake.credentials",
     "SnowflakeError": "orch_snowflake.errors",
     "SnowflakeKeyError": "orch_snowflake.errors",
@@ -45,8 +45,8 @@ _EXPORTS = {
 if TYPE_CHECKING:
     from typing import Any
 
+    from orch_snowflake.connector import DedicatedSession as DedicatedSession
     from orch_snowflake.connector import SnowflakeConnector as SnowflakeConnector
-    from orch_snowflake.connector import Transaction as Transaction
     from orch_snowflake.credentials import SnowflakeCredentials as SnowflakeCredentials
     from orch_snowflake.credentials import load_private_key as load_private_key
     from orch_snowflake.errors import SnowflakeAuthenticationError as SnowflakeAuthenticationError

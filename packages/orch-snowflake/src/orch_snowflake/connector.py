@@ -335,7 +335,32 @@ class SnowflakeConnector(Block):
         )
 
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[Transaction]:
+    def dedicated_session(self) -> Iterator[DedicatedSession]:
+        """A session for this block alone (no other thread's statements run in it).
+
+        For work that must stay together: a transaction, or temporary stages and tables
+        used across statements. Sessions are taken from, and given back to, a small idle
+        list (``max_idle_sessions``).
+
+        Example:
+            with connector.dedicated_session() as session:
+                session.execute("CREATE TEMPORARY TABLE scratch (x INT)")
+                with session.transaction():
+                    session.execute("INSERT INTO scratch VALUES (1)")
+        """
+        session = self._session()
+        with session.lock:
+            conn = session.idle.pop() if session.idle else None
+        if conn is None or conn.is_closed():
+            conn = self._open()
+        dedicated = DedicatedSession(self, conn)
+        try:
+            yield dedicated
+        finally:
+            self._return(conn, dedicated.healthy)
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[DedicatedSession]:
         """A transaction in a session of its own: committed on success, else rolled back.
 
         Example:
@@ -343,25 +368,8 @@ class SnowflakeConnector(Block):
                 tx.execute("DELETE FROM daily WHERE day = %s", [day])
                 tx.execute("INSERT INTO daily SELECT * FROM staging")
         """
-        session = self._session()
-        with session.lock:
-            conn = session.idle.pop() if session.idle else None
-        if conn is None or conn.is_closed():
-            conn = self._open()
-        tx = Transaction(self, conn)
-        healthy = True
-        try:
-            tx.execute("BEGIN")
-            yield tx
-            tx.execute("COMMIT")
-        except BaseException:
-            try:
-                conn.rollback()
-            except Exception:
-                healthy = False
-            raise
-        finally:
-            self._return(conn, healthy)
+        with self.dedicated_session() as dedicated, dedicated.transaction():
+            yield dedicated
 
     def _return(self, conn: SnowflakeConnection, healthy: bool) -> None:
         session = self._session()
@@ -414,20 +422,21 @@ class SnowflakeConnector(Block):
         return hashlib.sha256(doc.encode()).hexdigest()
 
 
-class Transaction:
-    """Statements inside ``connector.transaction()`` (one dedicated session)."""
+class DedicatedSession:
+    """Statements in one session of a connector's own (``connector.dedicated_session()``)."""
 
     def __init__(self, connector: SnowflakeConnector, connection: SnowflakeConnection) -> None:
         self.connector = connector
         self.connection = connection
+        self.healthy = True
 
     def execute(
         self, statement: str, params: Params = None, *, task: str = "transaction", **options: Any
     ) -> SnowflakeCursor:
-        """Run one statement in the transaction; return its cursor.
+        """Run one statement in this session; return its cursor (close it after).
 
         Example:
-            tx.execute("UPDATE jobs SET done = TRUE WHERE id = %s", [7])
+            session.execute("UPDATE jobs SET done = TRUE WHERE id = %s", [7]).close()
         """
         from snowflake.connector.errors import Error
 
@@ -438,6 +447,25 @@ class Transaction:
             cur.close()
             raise self.connector.query_error(task, statement, exc) from exc
         return cur
+
+    @contextlib.contextmanager
+    def transaction(self, task: str = "transaction") -> Iterator[DedicatedSession]:
+        """``BEGIN`` … ``COMMIT``; ``ROLLBACK`` if the block raises.
+
+        Example:
+            with session.transaction():
+                session.execute("INSERT INTO t VALUES (1)").close()
+        """
+        self.execute("BEGIN", task=task).close()
+        try:
+            yield self
+        except BaseException:
+            try:
+                self.connection.rollback()
+            except Exception:
+                self.healthy = False  # unknown state: never hand this session out again
+            raise
+        self.execute("COMMIT", task=task).close()
 
 
 # --- helpers ---------------------------------------------------------------------------------

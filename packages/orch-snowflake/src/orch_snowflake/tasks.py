@@ -26,7 +26,13 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from orch import task
 
-from orch_snowflake.connector import Params, SnowflakeConnector, first_line, sdk_message
+from orch_snowflake.connector import (
+    DedicatedSession,
+    Params,
+    SnowflakeConnector,
+    first_line,
+    sdk_message,
+)
 from orch_snowflake.errors import (
     SnowflakeError,
     SnowflakeLoadError,
@@ -438,14 +444,14 @@ def _put_statement(local: str, stage_path: str) -> str:
 
 
 @contextlib.contextmanager
-def _temporary_stage(connector: SnowflakeConnector, task_name: str) -> Iterator[str]:
+def _temporary_stage(session: DedicatedSession, task_name: str) -> Iterator[str]:
     name = quote_name(f"ORCH_STAGE_{uuid.uuid4().hex[:16].upper()}")
-    connector.execute(f"CREATE TEMPORARY STAGE {name}", task=task_name).close()
+    session.execute(f"CREATE TEMPORARY STAGE {name}", task=task_name).close()
     try:
         yield "@" + name
     finally:
         with contextlib.suppress(SnowflakeError):
-            connector.execute(f"DROP STAGE IF EXISTS {name}", task=task_name).close()
+            session.execute(f"DROP STAGE IF EXISTS {name}", task=task_name).close()
 
 
 def _copy_rows(cur: SnowflakeCursor) -> int:
@@ -502,15 +508,24 @@ def snowflake_load_dataframe(
     def chunk(start: int) -> pa.Table:
         if is_arrow:
             return df.slice(start, chunk_rows)
-        return pa.Table.from_pandas(df.iloc[start : start + chunk_rows], preserve_index=False)
+        try:
+            return pa.Table.from_pandas(df.iloc[start : start + chunk_rows], preserve_index=False)
+        except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+            raise SnowflakeLoadError(
+                f"{task_name} on {connector.display_name()}: the frame for {target} can't be "
+                f"written as Parquet (nothing was loaded): {exc}"
+            ) from exc
 
     first = chunk(0)
     columns = [f"{quote_name(field.name)} {_snowflake_type(field.type)}" for field in first.schema]
     ddl_columns = ", ".join(columns)
     started = time.perf_counter()
+    # A session of our own: the temporary stage and tables live in it, and the copy
+    # commits alone (no other thread's statement can join the transaction).
     with (
         tempfile.TemporaryDirectory(prefix="orch-snowflake-") as tmp,
-        _temporary_stage(connector, task_name) as stage,
+        connector.dedicated_session() as session,
+        _temporary_stage(session, task_name) as stage,
     ):
         # Files are written and uploaded chunk by chunk: memory holds one chunk.
         part, start = 0, 0
@@ -519,7 +534,7 @@ def snowflake_load_dataframe(
             path = os.path.join(tmp, f"part-{part:05d}.parquet")
             # Microsecond timestamps: what Snowflake's Parquet reader maps without loss.
             pq.write_table(data, path, coerce_timestamps="us", allow_truncated_timestamps=True)
-            connector.execute(_put_statement(path, f"{stage}/load"), task=task_name).close()
+            session.execute(_put_statement(path, f"{stage}/load"), task=task_name).close()
             os.remove(path)
             part, start = part + 1, start + chunk_rows
             logger.info("%s: staged %d/%d rows for %s", task_name, min(start, total), total, target)
@@ -528,7 +543,7 @@ def snowflake_load_dataframe(
             "FILE_FORMAT = (TYPE = PARQUET USE_LOGICAL_TYPE = TRUE) "
             "MATCH_BY_COLUMN_NAME = CASE_INSENSITIVE ON_ERROR = ABORT_STATEMENT PURGE = TRUE"
         )
-        loaded = _load(connector, task_name, target, mode, ddl_columns, copy, bool(total))
+        loaded = _load(session, task_name, target, mode, ddl_columns, copy, bool(total))
     logger.info(
         "%s: loaded %d rows into %s in %.1f s",
         task_name,
@@ -545,7 +560,7 @@ def snowflake_load_dataframe(
 
 
 def _load(
-    connector: SnowflakeConnector,
+    session: DedicatedSession,
     task_name: str,
     target: str,
     mode: str,
@@ -555,40 +570,42 @@ def _load(
 ) -> int:
     def run(statement: str) -> SnowflakeCursor:
         try:
-            return connector.execute(statement, task=task_name)
+            return session.execute(statement, task=task_name)
         except SnowflakeQueryError as exc:
             raise SnowflakeLoadError(str(exc)) from exc.__cause__
 
-    if mode == "append":
+    def copy_into(table: str) -> int:
         if not has_rows:
             return 0
-        with run(copy.format(table=target)) as cur:
+        # COPY INTO is one statement (atomic on Snowflake); the explicit transaction
+        # keeps it all-or-nothing on engines that copy file by file.
+        with session.transaction(task_name), run(copy.format(table=table)) as cur:
             return _copy_rows(cur)
+
+    if mode == "append":
+        return copy_into(target)
     if mode == "create":
         run(f"CREATE TABLE {target} ({ddl_columns})").close()
-        if not has_rows:
-            return 0
         try:
-            with run(copy.format(table=target)) as cur:
-                return _copy_rows(cur)
+            return copy_into(target)
         except BaseException:
             # The table is ours: created by this call, so a failed load removes it.
             with contextlib.suppress(SnowflakeError):
-                connector.execute(f"DROP TABLE IF EXISTS {target}", task=task_name).close()
+                session.execute(f"DROP TABLE IF EXISTS {target}", task=task_name).close()
             raise
-    # replace: load a session-temporary table, then swap it in with one statement.
+    # replace: load a staging table beside the target, then put it in place with one
+    # statement. (Not a TEMPORARY table: some engines can't COPY into one in a transaction.)
     staging = quote_name(f"ORCH_LOAD_{uuid.uuid4().hex[:16].upper()}")
-    run(f"CREATE TEMPORARY TABLE {staging} ({ddl_columns})").close()
+    if "." in target:
+        staging = target.rsplit(".", 1)[0] + "." + staging
+    run(f"CREATE TRANSIENT TABLE {staging} ({ddl_columns})").close()
     try:
-        loaded = 0
-        if has_rows:
-            with run(copy.format(table=staging)) as cur:
-                loaded = _copy_rows(cur)
+        loaded = copy_into(staging)
         run(f"CREATE OR REPLACE TABLE {target} AS SELECT * FROM {staging}").close()
         return loaded
     finally:
         with contextlib.suppress(SnowflakeError):
-            connector.execute(f"DROP TABLE IF EXISTS {staging}", task=task_name).close()
+            session.execute(f"DROP TABLE IF EXISTS {staging}", task=task_name).close()
 
 
 @task
@@ -630,27 +647,28 @@ def snowflake_put_and_copy(
     by_name = any(k in fmt for k in ("PARQUET", "ORC", "AVRO"))
     prefix = f"orch-{uuid.uuid4().hex[:12]}"
     with contextlib.ExitStack() as stack:
+        session = stack.enter_context(connector.dedicated_session())
         if stage is None:
-            base = stack.enter_context(_temporary_stage(connector, task_name))
+            base = stack.enter_context(_temporary_stage(session, task_name))
         else:
             head, _, rest = stage.lstrip("@").partition("/")
             base = "@" + table_name(head) + (f"/{rest.strip('/')}" if rest else "")
         location = f"{base}/{prefix}"
         for local in files:
             absolute = str(Path(local).resolve())
-            connector.execute(_put_statement(absolute, location), task=task_name).close()
+            session.execute(_put_statement(absolute, location), task=task_name).close()
         statement = (
             f"COPY INTO {target} FROM {location}/ FILE_FORMAT = {fmt} "
             + ("MATCH_BY_COLUMN_NAME = CASE_INSENSITIVE " if by_name else "")
             + f"ON_ERROR = ABORT_STATEMENT PURGE = {'TRUE' if purge else 'FALSE'}"
         )
         try:
-            cur = connector.execute(statement, task=task_name)
+            # One statement, and a transaction for engines that copy file by file.
+            with session.transaction(task_name), session.execute(statement, task=task_name) as cur:
+                names = [n.lower() for n in _columns(cur)]
+                report = [dict(zip(names, row, strict=False)) for row in cur.fetchall()]
         except SnowflakeQueryError as exc:
             raise SnowflakeLoadError(str(exc)) from exc.__cause__
-        with cur:
-            names = [n.lower() for n in _columns(cur)]
-            report = [dict(zip(names, row, strict=False)) for row in cur.fetchall()]
     logger.info("%s: copied %d file(s) into %s", task_name, len(report), target)
     return report
 
