@@ -131,19 +131,24 @@ def wait(futures: Iterable[OrchFuture[Any]], timeout: float | None = None) -> No
 
 
 def resolve_futures(value: Any) -> Any:
-    """``value`` with every future in it (also inside lists, tuples, sets, dicts) replaced
-    by its result; raises the upstream's exception if it failed."""
+    """``value`` with every future in it (itself, or an item of a list, tuple, set or dict
+    value) replaced by its result; raises the upstream's exception if it failed.
+
+    Only one level of collection is looked into, on purpose: a task that loads a million
+    rows is handed a million-item list, and scanning it item by item in Python cost more
+    than the load itself. ``[f1, f2]`` and ``{"a": f}`` are found; deeper nesting is not.
+    """
     kind = type(value)
     if kind is OrchFuture:
         return value.result()
     if kind is list or kind is tuple or kind is set:
-        if not any(_has_future(v) for v in value):
+        if not _has_future(value):
             return value
-        return kind(resolve_futures(v) for v in value)
+        return kind(v.result() if type(v) is OrchFuture else v for v in value)
     if kind is dict:
-        if not any(_has_future(v) for v in value.values()):
+        if not _has_future(value):
             return value
-        return {k: resolve_futures(v) for k, v in value.items()}
+        return {k: v.result() if type(v) is OrchFuture else v for k, v in value.items()}
     return value
 
 
@@ -151,10 +156,11 @@ def _has_future(value: Any) -> bool:
     kind = type(value)
     if kind is OrchFuture:
         return True
+    # `in` over `map(type, ...)` runs in C: ~10 ns an item, where a Python loop costs ~400.
     if kind is list or kind is tuple or kind is set:
-        return any(_has_future(v) for v in value)
+        return OrchFuture in map(type, value)
     if kind is dict:
-        return any(_has_future(v) for v in value.values())
+        return OrchFuture in map(type, value.values())
     return False
 
 
