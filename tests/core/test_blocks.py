@@ -214,11 +214,12 @@ def test_missing_package_names_the_distribution(orch_home: Path) -> None:
     WarehouseCredentials(user="u", password="pw-secret").save("x")
     with sqlite3.connect(orch_home / "orch.db") as conn:
         conn.execute(
-            "UPDATE orch_blocks SET slug = 'snowflake-credentials',"
-            " origin_distribution = 'orch-snowflake', origin_module = 'orch_snowflake.c:S'"
+            # A package that is never installed here (orch-snowflake now is).
+            "UPDATE orch_blocks SET slug = 'teradata-credentials',"
+            " origin_distribution = 'orch-teradata', origin_module = 'orch_teradata.c:S'"
         )
-    with pytest.raises(BlockTypeNotFoundError, match="pip install orch-snowflake"):
-        Block.load("snowflake-credentials/x")
+    with pytest.raises(BlockTypeNotFoundError, match="pip install orch-teradata"):
+        Block.load("teradata-credentials/x")
 
 
 def test_corrupt_document_fails_alone(orch_home: Path) -> None:
