@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["tests.backends.plugin"]
+pytest_plugins = ["tests.backends.plugin", "tests.wheels"]
 
 
 @pytest.fixture(autouse=True)

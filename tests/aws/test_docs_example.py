@@ -7,12 +7,20 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+
+import pytest
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "integrations" / "aws.md"
 
 
-def test_quick_start_runs(moto_server: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("where", ["workspace", "fresh-wheel-venv"])
+def test_quick_start_runs(
+    where: str, wheel_python: Callable[..., Path], moto_server: str, tmp_path: Path
+) -> None:
+    # "fresh-wheel-venv": only `pip install --find-links dist orch-aws` was run there.
+    python = sys.executable if where == "workspace" else str(wheel_python("orch-aws"))
     text = DOC.read_text()
     section = text.split("## Quick start", 1)[1]
     code = re.search(r"```python\n(.*?)```", section, re.S)
@@ -28,7 +36,7 @@ def test_quick_start_runs(moto_server: str, tmp_path: Path) -> None:
         AWS_SHARED_CREDENTIALS_FILE="/dev/null",
     )
     out = subprocess.run(
-        [sys.executable, "-c", code.group(1)], env=env, capture_output=True, text=True, check=False
+        [python, "-c", code.group(1)], env=env, capture_output=True, text=True, check=False
     )
     assert out.returncode == 0, out.stderr[-3000:]
     lines = out.stdout.strip().splitlines()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tomllib
@@ -22,21 +21,6 @@ MEMBERS = [
 
 def _project(member: Path) -> dict:
     return tomllib.loads((member / "pyproject.toml").read_text())["project"]
-
-
-@pytest.fixture(scope="session")
-def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("dist")
-    uv = ROOT / ".tools" / "bin" / "uv"
-    uv_cmd = str(uv) if uv.exists() else shutil.which("uv")
-    assert uv_cmd, "uv is needed to build wheels: run scripts/test, which installs it"
-    subprocess.run(
-        [uv_cmd, "build", "--quiet", "--all-packages", "--wheel", "--out-dir", str(out)],
-        cwd=ROOT,
-        check=True,
-        env={**os.environ, "UV_PYTHON_DOWNLOADS": "never"},
-    )
-    return out
 
 
 @pytest.mark.timeout(900)

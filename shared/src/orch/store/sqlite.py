@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -11,6 +12,24 @@ from typing import Any
 
 from orch.errors import StoreError
 from orch.store.base import Store, Tx
+
+
+def _enable_wal(conn: sqlite3.Connection, patience: float = 60.0) -> None:
+    """Switch a (possibly new) database to WAL mode.
+
+    The switch needs the file to itself, and SQLite answers "database is locked" at once,
+    without its busy handler, when several processes open a brand-new store together: so
+    wait and retry here.
+    """
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
 
 
 class SqliteStore(Store):
@@ -32,9 +51,9 @@ class SqliteStore(Store):
             conn = sqlite3.connect(
                 self.path, timeout=60, isolation_level=None, check_same_thread=False
             )
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA busy_timeout=60000")
+            _enable_wal(conn)
+            conn.execute("PRAGMA synchronous=NORMAL")
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"cannot open the block store {self.path}: {exc}") from exc
         return conn
