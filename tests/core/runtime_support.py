@@ -56,12 +56,12 @@ def popen_python(script: Path, *args: str) -> subprocess.Popen[str]:
     )
 
 
-def orch_cli(*args: str) -> subprocess.CompletedProcess[str]:
+def orch_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "orch.cli.main", *args],
         capture_output=True,
         text=True,
-        env={**os.environ, "COLUMNS": "200"},
+        env={**os.environ, "COLUMNS": "200", **(env or {})},
         check=False,
         timeout=60,
     )

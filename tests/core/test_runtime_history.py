@@ -260,3 +260,40 @@ def test_readme_hello_example_runs_and_is_recorded(tmp_path: Path) -> None:
     assert "greeted 2 people" in done.stderr
     runs = json.loads(orch_cli("runs", "ls", "--flow", "hello", "--json").stdout)
     assert [(r["state"], r["task_runs"]) for r in runs] == [("Completed", 4)]
+
+
+def test_a_script_that_exits_right_after_its_flow_has_its_runs_written(tmp_path: Path) -> None:
+    # The flow's end wakes the writer thread and the process exits soon after. The exit
+    # flush must wait for a write in progress, or the run is left Running (then shown
+    # Crashed).
+    script = write_script(
+        tmp_path,
+        "short.py",
+        """
+        import sys, time
+        from orch import flow, get_run_logger, task
+
+        @task
+        def inc(x: int) -> int:
+            return x + 1
+
+        @flow(name="short-lived")
+        def short() -> list[int]:
+            logger = get_run_logger()
+            for i in range(3000):  # a big last batch: its write takes a while
+                logger.debug("line %d", i)
+            return inc.map(range(20)).result()
+
+        short()
+        time.sleep(float(sys.argv[1]))  # exit while the writer is (or is not yet) busy
+        """,
+    )
+    from tests.core.runtime_support import run_python
+
+    for i, pause in enumerate(["0", "0.002", "0.005", "0.01", "0.02", "0.05"]):
+        home = tmp_path / f"home-{i}"
+        done = run_python(script, pause, env={"ORCH_HOME": str(home)})
+        assert done.returncode == 0, done.stderr
+        listed = orch_cli("runs", "ls", "--json", env={"ORCH_HOME": str(home)})
+        runs = [(r["state"], r["task_runs"]) for r in json.loads(listed.stdout)]
+        assert runs == [("Completed", 20)], f"pause {pause}: {runs}"

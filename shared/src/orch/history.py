@@ -217,9 +217,12 @@ def flush() -> None:
     Example:
         >>> flush()
     """
-    if not _queue:
-        return
+    # Take the lock before looking at the queue: the writer thread may have popped the
+    # last items and be writing them now; returning early would let the interpreter exit
+    # (killing that daemon thread) with a finished run never written.
     with _write_lock:
+        if not _queue:
+            return
         batch: list[tuple[Any, ...]] = []
         popleft = _queue.popleft
         try:
