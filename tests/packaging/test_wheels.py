@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -25,30 +25,13 @@ def _project(member: Path) -> dict:
 
 @pytest.mark.timeout(900)
 @pytest.mark.parametrize("member", MEMBERS, ids=lambda m: _project(m)["name"])
-def test_wheel_installs_in_a_fresh_venv(member: Path, wheelhouse: Path, tmp_path: Path) -> None:
+def test_wheel_installs_in_a_fresh_venv(
+    member: Path, wheel_python: Callable[..., Path], tmp_path: Path
+) -> None:
     project = _project(member)
     dist = project["name"]
     module = "orch" if dist == "orch-core" else dist.replace("-", "_")
-    venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    py = venv / "bin" / "python"
-    install = subprocess.run(
-        [
-            str(py),
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            "--find-links",
-            str(wheelhouse),
-            dist,
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert install.returncode == 0, install.stderr[-3000:]
+    py = wheel_python(dist)  # a fresh venv: `pip install --find-links WHEELHOUSE <dist>`
     env = {**os.environ, "ORCH_HOME": str(tmp_path / "home")}
     env.pop("ORCH_STORE_URL", None)
     imported = subprocess.run(
@@ -56,7 +39,7 @@ def test_wheel_installs_in_a_fresh_venv(member: Path, wheelhouse: Path, tmp_path
     )
     assert imported.returncode == 0, imported.stderr
     types = subprocess.run(
-        [str(venv / "bin" / "orch"), "block", "types", "--json"],
+        [str(py.parent / "orch"), "block", "types", "--json"],
         env=env,
         capture_output=True,
         text=True,
