@@ -96,14 +96,11 @@ def start_moto(log: Path) -> tuple[subprocess.Popen[bytes], str]:
     raise SystemExit(f"moto_server did not start: see {log}")
 
 
-def best_of(fn: Callable[[], object], runs: int) -> float:
-    """Median seconds of ``runs`` calls."""
-    samples = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - start)
-    return statistics.median(samples)
+def timed(fn: Callable[[], object]) -> float:
+    """Seconds one call takes."""
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
 
 
 def row(metric: str, ours: float, raw: float, unit: str, ratio: float, target: str) -> None:
@@ -153,16 +150,19 @@ def main() -> None:
             def raw_down() -> None:
                 raw.download_file("bench-bucket", "raw.bin", str(tmp / "raw.out"), Config=config)
 
-            # one warm-up each (connections, imports), then alternate so drift hits both
+            # One warm-up each (connections, imports), then alternate, and swap which side
+            # goes first every run: drift, and moto freeing the object a run replaces,
+            # then hit both sides alike.
             for fn in (orch_up, raw_up, orch_down, raw_down):
                 fn()
-            up = {"orch": [], "raw": []}  # type: dict[str, list[float]]
-            down = {"orch": [], "raw": []}  # type: dict[str, list[float]]
-            for _ in range(args.runs):
-                up["orch"].append(best_of(orch_up, 1))
-                up["raw"].append(best_of(raw_up, 1))
-                down["orch"].append(best_of(orch_down, 1))
-                down["raw"].append(best_of(raw_down, 1))
+            up: dict[str, list[float]] = {"orch": [], "raw": []}
+            down: dict[str, list[float]] = {"orch": [], "raw": []}
+            for run in range(args.runs):
+                sides = ["orch", "raw"] if run % 2 == 0 else ["raw", "orch"]
+                for side in sides:
+                    up[side].append(timed(orch_up if side == "orch" else raw_up))
+                for side in sides:
+                    down[side].append(timed(orch_down if side == "orch" else raw_down))
             assert (tmp / "orch.out").read_bytes() == src.read_bytes()
 
             n = args.objects
@@ -226,6 +226,11 @@ def main() -> None:
         float("nan"),
         "",
     )
+    # The spread of each side's runs, so a reader can tell a real gap from a noisy machine.
+    for what, samples in (("upload", up), ("download", down)):
+        for side in ("orch", "raw"):
+            rates = sorted(size / s for s in samples[side])
+            print(f"  {what} {side:4} MiB/s per run: " + ", ".join(f"{r:.1f}" for r in rates))
     sys.stdout.flush()
 
 

@@ -152,3 +152,46 @@ def test_wrong_endpoint_is_a_clear_error(creds: AwsCredentials) -> None:
     with pytest.raises(AwsError, match="cannot reach the endpoint") as info:
         s3_exists(S3Bucket(bucket_name="abc", credentials=dead), "k")
     assert "testing-secret" not in str(info.value)
+
+
+def _profiles(tmp_path: Any, monkeypatch: pytest.MonkeyPatch, text: str) -> None:
+    config = tmp_path / "aws-config"
+    config.write_text(text)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+
+
+def test_a_named_profile(
+    creds: AwsCredentials, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _profiles(
+        tmp_path,
+        monkeypatch,
+        "[profile etl]\naws_access_key_id = profile-key\n"
+        "aws_secret_access_key = profile-secret\nregion = eu-west-1\n",
+    )
+    by_profile = AwsCredentials(profile_name="etl", endpoint_url=creds.endpoint_url)
+    session = by_profile.get_boto3_session()
+    assert session.get_credentials().get_frozen_credentials().access_key == "profile-key"
+    s3 = by_profile.get_client("s3")
+    assert s3.meta.region_name == "eu-west-1"  # the profile's region
+    s3.list_buckets()
+
+
+def test_assume_role_from_a_profile(
+    creds: AwsCredentials, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _profiles(
+        tmp_path,
+        monkeypatch,
+        "[profile base]\naws_access_key_id = base-key\naws_secret_access_key = base-secret\n",
+    )
+    role = AwsCredentials(
+        profile_name="base", region_name=REGION, endpoint_url=creds.endpoint_url, role_arn=ROLE
+    )
+    session = role.get_boto3_session()
+    with count_calls(session._orch_sts_client, "AssumeRole") as calls:
+        role.get_client("s3").list_buckets()
+    assert len(calls) == 1
+    sts_keys = session._orch_sts_client._request_signer._credentials.get_frozen_credentials()
+    assert sts_keys.access_key == "base-key"  # STS was asked with the profile's keys
+    assert _frozen(session).access_key not in ("base-key", "testing")

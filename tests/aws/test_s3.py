@@ -143,8 +143,10 @@ def test_a_key_escaping_the_target_directory_is_refused(bucket: S3Bucket, tmp_pa
     _put(bucket, "data/ok.txt")
     _put(bucket, "data/../evil.txt")
     out = tmp_path / "out"
-    with pytest.raises(S3Error, match="outside the target directory"):
-        s3_download(bucket, "", out)
+    bucket.save("escape")
+    with pytest.raises(S3Error, match="outside the target directory") as info:
+        s3_download(S3Bucket.load("escape"), "", out)
+    assert "s3-bucket/escape" in str(info.value)
     assert not (tmp_path / "evil.txt").exists()
     assert list(out.iterdir()) == []  # nothing was written, not even ok.txt
 
@@ -262,16 +264,23 @@ def test_access_denied_names_the_object_never_the_keys(moto_iam_server: str) -> 
         endpoint_url=moto_iam_server,
     )
     nobody.save("nobody")
-    bucket = S3Bucket(bucket_name="locked-bucket", credentials=AwsCredentials.load("nobody"))
+    S3Bucket(bucket_name="locked-bucket", credentials=AwsCredentials.load("nobody")).save(
+        "locked"
+    )
+    bucket = S3Bucket.load("locked")
     for call in (
         lambda: s3_upload(bucket, b"x", "secret.txt"),
         lambda: s3_download(bucket, "secret.txt"),
         lambda: list(s3_list(bucket)),
+        lambda: s3_exists(bucket, "secret.txt"),
+        lambda: s3_copy(bucket, "secret.txt", "copy.txt"),
+        lambda: s3_delete(bucket, ["secret.txt"]),
     ):
         with pytest.raises(S3AccessDeniedError) as info:
             call()
         message = str(info.value)
         assert "locked-bucket" in message
+        assert "s3-bucket/locked" in message
         assert "aws-credentials/nobody" in message
         assert key["AccessKeyId"] not in message
         assert key["SecretAccessKey"] not in message
@@ -400,3 +409,49 @@ s3_upload(S3Bucket(bucket_name="{bucket.bucket_name}", bucket_folder="data", cre
     assert "\u2501" in text  # rich's bar glyph: a live bar, not log lines
     assert "starting" not in text
     assert s3_exists(bucket, "tty.bin")
+
+
+def test_a_target_ending_in_a_slash_is_a_directory(bucket: S3Bucket, tmp_path: Path) -> None:
+    s3_upload(bucket, b"rows", "2024/orders.csv")
+    out = s3_download(bucket, "2024/orders.csv", f"{tmp_path}/new-folder/")
+    assert out == (tmp_path / "new-folder" / "orders.csv").resolve()
+    assert out.read_bytes() == b"rows"
+
+
+def test_a_copy_to_a_missing_bucket_names_the_destination(
+    bucket: S3Bucket, creds: AwsCredentials
+) -> None:
+    s3_upload(bucket, b"payload", "src.txt")
+    S3Bucket(bucket_name=unique("orch-gone"), credentials=creds).save("gone")
+    gone = S3Bucket.load("gone")
+    for task in (s3_copy, s3_move):
+        with pytest.raises(S3NotFoundError) as info:
+            task(bucket, "src.txt", "dst.txt", dest_bucket=gone)
+        message = str(info.value)
+        assert f"bucket {gone.bucket_name!r} does not exist" in message
+        assert "s3-bucket/gone" in message
+    assert s3_exists(bucket, "src.txt")  # a failed move keeps its source
+    # and a missing source names the source
+    with pytest.raises(S3NotFoundError, match=rf"s3://{bucket.bucket_name}/data/absent\.txt"):
+        s3_copy(bucket, "absent.txt", "dst.txt", dest_bucket=gone)
+
+
+def test_a_missing_profile_names_the_block_and_the_profile(creds: AwsCredentials) -> None:
+    from orch_aws.errors import AwsError
+
+    S3Bucket(
+        bucket_name="abc",
+        credentials=AwsCredentials(profile_name="no-such-profile", endpoint_url=creds.endpoint_url),
+    ).save("by-profile")
+    bucket = S3Bucket.load("by-profile")
+    for call in (
+        lambda: s3_exists(bucket, "k"),
+        lambda: s3_delete(bucket, ["k"]),
+        lambda: list(s3_list(bucket)),
+        lambda: s3_download(bucket, "k"),
+    ):
+        with pytest.raises(AwsError) as info:
+            call()
+        assert "no-such-profile" in str(info.value)
+        assert "s3-bucket/by-profile" in str(info.value)
+        assert info.value.__cause__ is not None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 
 import pytest
 from orch import SecretRef, SecretStr
@@ -58,6 +59,14 @@ def test_missing_secret_and_bad_input(creds: AwsCredentials) -> None:
         delete_secret(creds, "x", recovery_window_days=3)
     with pytest.raises(ValueError, match="name the secret"):
         read_secret(creds)
+    # a forgotten value is refused, not stored as an empty secret
+    forgotten = unique("prod/forgotten")
+    with pytest.raises(ValueError, match=f"create_secret: give the value of secret '{forgotten}'"):
+        create_secret(creds, forgotten)
+    with pytest.raises(AwsSecretNotFoundError):
+        read_secret(creds, forgotten)
+    with pytest.raises(ValueError, match="update_secret: give the value"):
+        update_secret(AwsSecret(secret_name=forgotten, credentials=creds))
 
 
 def test_a_read_secret_is_redacted_from_logs(creds: AwsCredentials) -> None:
@@ -149,3 +158,106 @@ def test_concurrent_resolutions_are_single_flight(named_creds: AwsCredentials) -
     assert len(results) == 1008
     assert set(results) == {"pw"}
     assert len(calls) == 1
+
+
+def _in_thread(fn: Callable[[], object], seconds: float = 30) -> BaseException | None:
+    """Run ``fn`` in a daemon thread: a loop that deadlocks fails the test, not the suite."""
+    outcome: list[BaseException | None] = []
+
+    def run() -> None:
+        try:
+            fn()
+            outcome.append(None)
+        except BaseException as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    assert outcome, f"still running after {seconds} s: the resolution loops or deadlocks"
+    return outcome[0]
+
+
+def test_resolver_credentials_holding_aws_sm_refs_is_a_clear_error(
+    creds: AwsCredentials, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The block the resolver reads with cannot itself be read with the resolver.
+    boot = unique("bootstrap/keys")
+    create_secret(creds, boot, {"id": "testing", "secret": "boot-secret-value"})
+    data = unique("prod/data")
+    create_secret(creds, data, "payload")
+    AwsCredentials(
+        aws_access_key_id=SecretRef(f"aws-sm://{boot}#id"),
+        aws_secret_access_key=SecretRef(f"aws-sm://{boot}#secret"),
+        region_name=creds.region_name,
+        endpoint_url=creds.endpoint_url,
+    ).save("aws-loop")
+    monkeypatch.setenv("ORCH_AWS_CREDENTIALS_BLOCK", "aws-loop")
+    for ref in (f"aws-sm://{data}", f"aws-sm://{boot}#id"):  # another secret, and its own
+        error = _in_thread(SecretRef(ref).resolve)
+        assert isinstance(error, SecretReferenceError), error
+        message = str(error)
+        assert ref in message
+        assert "'aws-loop'" in message
+        assert "ORCH_AWS_CREDENTIALS_BLOCK" in message
+        assert "aws_access_key_id" in message
+        assert "boot-secret-value" not in message
+
+
+def test_an_indirect_loop_back_into_the_resolver_is_a_clear_error(
+    creds: AwsCredentials, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # e.g. a vault:// key whose Vault credentials are aws-sm://: here a resolver of our own.
+    from orch.references import register_resolver
+
+    inner = unique("inner/x")
+    create_secret(creds, inner, "testing")
+    register_resolver("via-aws", lambda ref: SecretRef(f"aws-sm://{ref.location}").resolve())
+    AwsCredentials(
+        aws_access_key_id=SecretRef(f"via-aws://{inner}"),
+        aws_secret_access_key="testing-secret",
+        region_name=creds.region_name,
+        endpoint_url=creds.endpoint_url,
+    ).save("aws-indirect")
+    monkeypatch.setenv("ORCH_AWS_CREDENTIALS_BLOCK", "aws-indirect")
+    outer = unique("prod/outer")
+    error = _in_thread(SecretRef(f"aws-sm://{outer}").resolve)
+    assert isinstance(error, SecretReferenceError), error
+    assert "a loop" in str(error)
+    assert f"aws-sm://{outer}" in str(error)
+
+
+def test_other_credentials_may_hold_aws_sm_refs(
+    named_creds: AwsCredentials, moto_server: str
+) -> None:
+    # Keys of a second account kept in Secrets Manager, read with the resolver's block.
+    from orch_aws import S3Bucket
+    from orch_aws.tasks import s3_exists, s3_upload
+
+    name = unique("accounts/etl")
+    create_secret(named_creds, name, {"id": "etl-key-id", "secret": "etl-secret"})
+    AwsCredentials(
+        aws_access_key_id=SecretRef(f"aws-sm://{name}#id"),
+        aws_secret_access_key=SecretRef(f"aws-sm://{name}#secret"),
+        region_name=named_creds.region_name,
+        endpoint_url=moto_server,
+    ).save("etl-account")
+    etl = AwsCredentials.load("etl-account")
+    bucket_name = unique("orch-etl")
+    etl.get_client("s3").create_bucket(Bucket=bucket_name)
+    frozen = etl.get_boto3_session().get_credentials().get_frozen_credentials()
+    assert (frozen.access_key, frozen.secret_key) == ("etl-key-id", "etl-secret")
+    bucket = S3Bucket(bucket_name=bucket_name, credentials=etl)
+    s3_upload(bucket, b"x", "k")
+    assert s3_exists(bucket, "k")
+
+
+def test_parameters_after_the_key_are_refused_with_the_right_order(
+    named_creds: AwsCredentials,
+) -> None:
+    name = unique("prod/order")
+    create_secret(named_creds, name, {"password": "pw"})
+    with pytest.raises(SecretReferenceError) as info:
+        SecretRef(f"aws-sm://{name}#password?version_stage=AWSCURRENT").resolve()
+    assert f"aws-sm://{name}?version_stage=AWSCURRENT#password" in str(info.value)
+    assert SecretRef(f"aws-sm://{name}?version_stage=AWSCURRENT#password").resolve() == "pw"

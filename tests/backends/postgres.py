@@ -1,5 +1,6 @@
 """PostgreSQL: the server running on this machine (127.0.0.1:5432, trust auth), or a
-throwaway cluster made with ``initdb`` on a free port when none answers."""
+throwaway cluster made with ``initdb`` on a free port when none answers there. Set
+``ORCH_TEST_PG_THROWAWAY=1`` to force the latter."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import os
 import pwd
 import shutil
 import subprocess
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,7 +32,7 @@ def _can_connect(port: int) -> bool:
         return False
 
 
-def _throwaway_cluster(base: Path) -> int:
+def _throwaway_cluster(base: Path) -> tuple[int, Service]:
     initdb = PG_BIN / "initdb" if (PG_BIN / "initdb").exists() else shutil.which("initdb")
     postgres = PG_BIN / "postgres" if (PG_BIN / "postgres").exists() else shutil.which("postgres")
     if not initdb or not postgres:
@@ -48,11 +50,18 @@ def _throwaway_cluster(base: Path) -> int:
         os.chown(base, pw.pw_uid, pw.pw_gid)
         os.chown(data, pw.pw_uid, pw.pw_gid)
         prefix = ["runuser", "-u", "postgres", "--"]
-    subprocess.run(
+    setup = subprocess.run(
         [*prefix, str(initdb), "-A", "trust", "-U", USER, "-D", str(data)],
-        check=True,
+        check=False,
         capture_output=True,
+        text=True,
     )
+    if setup.returncode != 0:
+        pytest.fail(
+            f"{initdb} failed (exit {setup.returncode}):\n{setup.stdout[-2000:]}\n"
+            f"{setup.stderr[-2000:]}",
+            pytrace=False,
+        )
     port = free_port()
     service = Service(
         name="PostgreSQL",
@@ -74,20 +83,26 @@ def _throwaway_cluster(base: Path) -> int:
         log_path=base / "postgres.log",
     ).start()
     STARTED.append(service)
-    return port
+    return port, service
 
 
 @pytest.fixture(scope="session")
-def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def pg_server() -> Iterator[str]:
     """Base URL (no database) of a PostgreSQL server for this test session."""
-    port = 5432
-    started = False
-    if not (port_open(port) and _can_connect(port)):
-        port = _throwaway_cluster(tmp_path_factory.mktemp("postgres"))
-        started = True
+    port, service, base = 5432, None, None
+    forced = os.environ.get("ORCH_TEST_PG_THROWAWAY") == "1"
+    if forced or not (port_open(port) and _can_connect(port)):
+        # Not under pytest's tmp dir: that one is private to us (0700), and the server
+        # runs as the `postgres` user when we are root.
+        base = Path(tempfile.mkdtemp(prefix="orch-postgres-"))
+        port, service = _throwaway_cluster(base)
     yield f"postgresql://{USER}@127.0.0.1:{port}"
-    if started:
-        STARTED[-1].stop()
+    # Stop the service this fixture started (not STARTED[-1]: other services may have
+    # been started after it).
+    if service is not None:
+        service.stop()
+    if base is not None:
+        shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.fixture

@@ -89,6 +89,9 @@ class Service:
         return "\n".join(text.splitlines()[-lines:])
 
     def stop(self) -> None:
+        """End the service's whole process group (SIGTERM, then SIGKILL after 10 s)."""
+        if self in STARTED:
+            STARTED.remove(self)  # its log no longer belongs to the tests that follow
         proc = self.process
         if proc is None or proc.poll() is not None:
             return

@@ -3,13 +3,20 @@
 The real snowflake-connector-python talks to it over HTTP (``host=127.0.0.1, port=PORT,
 protocol="http"``, any account/user/password). One server per test session, in memory;
 tests isolate themselves with a database of their own (``snowflake_database``).
+
+fakesnow accepts any credentials; ``snowflake_login_refused`` serves Snowflake's documented
+answer to a wrong password, key or token, so the connector's refused-login path is real.
 """
 
 from __future__ import annotations
 
+import gzip
+import json
 import sys
+import threading
 import uuid
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -59,3 +66,53 @@ def snowflake_database(snowflake_server: dict[str, object]) -> str:
     finally:
         conn.close()
     return name
+
+
+# Snowflake's answers to a refused login (error code and message by authenticator), as the
+# real service sends them: HTTP 200 with success=false. fakesnow accepts any credentials,
+# so this small server stands in for that one documented response.
+_REFUSALS = {
+    "SNOWFLAKE": ("390100", "Incorrect username or password was specified."),
+    "SNOWFLAKE_JWT": ("390144", "JWT token is invalid. [3b2f…]"),
+    "OAUTH": ("390303", "Invalid OAuth access token. [c19a…]"),
+}
+
+
+class _RefuseLogins(BaseHTTPRequestHandler):
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if self.headers.get("Content-Encoding") == "gzip":
+            body = gzip.decompress(body)
+        data = json.loads(body or b"{}").get("data", {})
+        authenticator = str(data.get("AUTHENTICATOR") or "SNOWFLAKE").upper()
+        code, message = _REFUSALS.get(authenticator, _REFUSALS["SNOWFLAKE"])
+        payload = json.dumps(
+            {
+                "data": {"nextAction": "RETRY_LOGIN"},
+                "code": code,
+                "message": message,
+                "success": False,
+                "headers": None,
+            }
+        ).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass  # keep the test output clean
+
+
+@pytest.fixture(scope="session")
+def snowflake_login_refused() -> Iterator[dict[str, object]]:
+    """A server on loopback that refuses every Snowflake login, as Snowflake does when the
+    password, key or token is wrong: ``{"host", "port", "protocol"}`` like ``snowflake_server``.
+    """
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _RefuseLogins)
+    thread = threading.Thread(target=server.serve_forever, name="snowflake-refuse", daemon=True)
+    thread.start()
+    yield {"host": "127.0.0.1", "port": server.server_address[1], "protocol": "http"}
+    server.shutdown()
+    server.server_close()

@@ -66,6 +66,11 @@ def test_errors_are_one_line_without_traceback() -> None:
     missing_field = orch("block", "create", "secret", "x", "--set", "valu=1")
     assert missing_field.returncode == 1
     assert "valu" in missing_field.stderr and "value" in missing_field.stderr
+    # a multi-line message (one line per bad field) is still one line at the CLI
+    assert missing_field.stderr.strip() == (
+        "error: invalid secret block: value: Field required; "
+        "valu: Extra inputs are not permitted"
+    )
 
 
 def test_store_info_json(orch_home: Path) -> None:

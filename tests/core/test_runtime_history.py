@@ -10,7 +10,8 @@ import time
 from pathlib import Path
 
 import pytest
-from orch import flow, get_run_logger, history, task
+from orch import ProcessPoolTaskRunner, flow, get_run_logger, history, task
+from orch.errors import ParameterValidationError
 from orch.secrets import SecretStr
 
 from tests.core.runtime_support import (
@@ -66,11 +67,21 @@ def test_flow_and_task_runs_are_recorded_and_listed(any_store: str) -> None:
     assert "doubling 3 numbers" in messages
     assert any("Finished in state Completed" in m for m in messages)
 
+    # As in Prefect: arguments that fail validation are a Failed run, on record...
     failing = demo.with_options(name="history-failing")
-    with pytest.raises(TypeError, match="parameter 'n'"):
+    with pytest.raises(ParameterValidationError, match="parameter 'n'"):
         failing("x")  # type: ignore[arg-type]
-    # parameters are validated before the run starts: nothing recorded
-    assert history.list_flow_runs(flow="history-failing") == []
+    state = failing("y", return_state=True)  # type: ignore[arg-type]
+    assert state.is_failed() and isinstance(state.exception, ParameterValidationError)
+    recorded = history.list_flow_runs(flow="history-failing")
+    assert [r["state"] for r in recorded] == ["Failed", "Failed"]
+    assert all("parameter 'n'" in r["error"] for r in recorded)
+    assert {r["parameters"]["n"] for r in recorded} == {"'x'", "'y'"}
+    assert all(r["task_runs"] == 0 for r in recorded)
+    # ...while arguments that do not fit the signature raise before any run starts.
+    with pytest.raises(TypeError, match="history-missing"):
+        demo.with_options(name="history-missing")()  # type: ignore[call-arg]
+    assert history.list_flow_runs(flow="history-missing") == []
 
 
 def test_a_task_called_outside_a_flow_is_recorded() -> None:
@@ -115,8 +126,25 @@ def test_orch_runs_cli_ls_show_logs_prune_json(any_store: str) -> None:
     assert any(r["message"] == "doubling 2 numbers" for r in logs)
     assert "doubling 2 numbers" in orch_cli("runs", "logs", demo_id).stdout
 
+    # a task run id works too, for `show` and `logs`
+    double_1 = next(t for t in shown["task_runs"] if t["name"] == "double-1")
+    task_shown = json.loads(orch_cli("runs", "show", double_1["id"], "--json").stdout)
+    assert task_shown["kind"] == "task_run" and task_shown["name"] == "double-1"
+    assert task_shown["flow_run_id"] == demo_id and task_shown["flow_run_name"] == "demo-2"
+    assert task_shown["state"] == "Completed" and task_shown["attempts"] == 1
+    failed_id = next(t["id"] for t in shown["task_runs"] if t["task_name"] == "explode")
+    task_text = orch_cli("runs", "show", failed_id[:10])
+    assert task_text.returncode == 0, task_text.stderr
+    assert "RuntimeError: kaboom" in task_text.stdout and "demo-2" in task_text.stdout
+    task_logs = json.loads(orch_cli("runs", "logs", failed_id, "--json").stdout)
+    assert task_logs and {r["task_run_id"] for r in task_logs} == {failed_id}
+    assert any("retry 1/1" in r["message"] for r in task_logs)
+    assert "Task run 'explode-" in orch_cli("runs", "logs", failed_id).stdout
+
     missing = orch_cli("runs", "show", "ffffffffffff")
-    assert missing.returncode == 1 and "no flow run with id 'ffffffffffff'" in missing.stderr
+    assert missing.returncode == 1
+    assert "no flow run or task run with id 'ffffffffffff'" in missing.stderr
+    assert orch_cli("runs", "logs", "ffffffffffff").returncode == 1
     bad_age = orch_cli("runs", "prune", "--older-than", "soon")
     assert bad_age.returncode != 0 and "not an age" in bad_age.stderr
 
@@ -166,44 +194,111 @@ def test_resolved_secret_is_redacted_from_logs_errors_and_history(
                 assert SECRET.encode() not in f.read_bytes(), f
 
 
-def test_killed_flow_process_shows_as_crashed(any_store: str, tmp_path: Path) -> None:
-    script = write_script(
-        tmp_path,
-        "sleeper.py",
-        """
-        import time
-        from orch import flow, get_run_context
+SLEEPER = """
+import sys, time
+from orch import flow, get_run_context, task
 
-        @flow(name="sleeper")
-        def sleeper() -> None:
-            print(get_run_context().flow_run.id, flush=True)
-            time.sleep(60)
+@task
+def nap() -> None:
+    ctx = get_run_context()
+    print(ctx.flow_run.id, ctx.task_run.id, flush=True)
+    time.sleep(60)
 
-        sleeper()
-        """,
-    )
-    proc = popen_python(script)
-    try:
-        assert proc.stdout is not None
-        run_id = proc.stdout.readline().strip()
-        assert len(run_id) == 32, proc.stderr.read() if proc.stderr else ""
-        deadline = time.monotonic() + 10
-        states: list[str] = []
-        while time.monotonic() < deadline:
-            listed = json.loads(orch_cli("runs", "ls", "--json").stdout)
-            states = [r["state"] for r in listed if r["id"] == run_id]
-            if states:
+@task
+def quick() -> int:
+    return 1
+
+@flow(name="sleeper")
+def sleeper(submitted: bool) -> None:
+    quick()
+    if submitted:
+        nap.submit().result()  # the flow waits in the main thread, the task in a worker
+    else:
+        nap()
+
+sleeper(sys.argv[1] == "submit")
+"""
+
+
+def _start_sleeper(tmp_path: Path, how: str) -> tuple[object, str, str]:
+    proc = popen_python(write_script(tmp_path, "sleeper.py", SLEEPER), how)
+    assert proc.stdout is not None
+    ids = proc.stdout.readline().split()
+    assert len(ids) == 2, proc.stderr.read() if proc.stderr else ""
+    flow_id, task_id = ids
+    # Wait until the running task is on record (its start is queued, written by the next
+    # batch), as a flow that runs long would be.
+    deadline = time.monotonic() + 10
+    states: dict[str, str] = {}
+    while time.monotonic() < deadline:
+        shown = orch_cli("runs", "show", flow_id, "--json")
+        if shown.returncode == 0:
+            states = {t["id"]: t["state"] for t in json.loads(shown.stdout)["task_runs"]}
+            if task_id in states:
                 break
-            time.sleep(0.1)
-        assert states == ["Running"]
+        time.sleep(0.1)
+    assert states.get(task_id) == "Running", states
+    return proc, flow_id, task_id
+
+
+def test_killed_flow_process_shows_as_crashed_with_its_running_task(
+    any_store: str, tmp_path: Path
+) -> None:
+    proc, run_id, task_id = _start_sleeper(tmp_path, "call")
+    try:
+        listed = json.loads(orch_cli("runs", "ls", "--json").stdout)
+        assert [r["state"] for r in listed if r["id"] == run_id] == ["Running"]
     finally:
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait()
+        os.kill(proc.pid, signal.SIGKILL)  # type: ignore[attr-defined]
+        proc.wait()  # type: ignore[attr-defined]
     listed = json.loads(orch_cli("runs", "ls", "--json").stdout)
     crashed = next(r for r in listed if r["id"] == run_id)
     assert crashed["state"] == "Crashed"
     assert "process is gone" in crashed["error"]
     assert "Crashed" in orch_cli("runs", "ls").stdout
+    shown = json.loads(orch_cli("runs", "show", run_id, "--json").stdout)
+    states = {t["name"].split("-")[0]: t["state"] for t in shown["task_runs"]}
+    assert states == {"quick": "Completed", "nap": "Crashed"}
+    task_run = json.loads(orch_cli("runs", "show", task_id, "--json").stdout)
+    assert task_run["state"] == "Crashed" and "process is gone" in task_run["error"]
+    assert task_run["ended"] is not None
+
+
+@pytest.mark.parametrize("how", ["call", "submit"])
+def test_sigterm_marks_the_flow_run_and_its_running_task_crashed(
+    any_store: str, tmp_path: Path, how: str
+) -> None:
+    proc, run_id, task_id = _start_sleeper(tmp_path, how)
+    started = time.monotonic()
+    os.kill(proc.pid, signal.SIGTERM)  # type: ignore[attr-defined]
+    # The process still ends by SIGTERM, at once (not after the 60 s task).
+    assert proc.wait(timeout=20) == -signal.SIGTERM  # type: ignore[attr-defined]
+    assert time.monotonic() - started < 15
+    shown = json.loads(orch_cli("runs", "show", run_id, "--json").stdout)
+    assert shown["state"] == "Crashed"
+    assert shown["error"] == "TerminationSignal: the process received SIGTERM"
+    states = {t["id"]: t["state"] for t in shown["task_runs"]}
+    assert states[task_id] == "Crashed" and sorted(states.values()) == ["Completed", "Crashed"]
+    logs = [r["message"] for r in json.loads(orch_cli("runs", "logs", run_id, "--json").stdout)]
+    assert any("Finished in state Crashed" in m for m in logs)
+
+
+def test_a_worker_process_that_dies_leaves_its_task_run_crashed(any_store: str) -> None:
+    from tests.core.runtime_tasks_mod import dies_in_worker
+
+    @flow(name="worker-dies", task_runner=ProcessPoolTaskRunner(max_workers=1))
+    def f() -> str:
+        future = dies_in_worker.submit()
+        future.wait()
+        return future.state.name
+
+    assert f() == "Crashed"
+    run = history.list_flow_runs(flow="worker-dies")[0]
+    shown = history.get_flow_run(run["id"])
+    assert shown is not None
+    [task_run] = shown["task_runs"]
+    assert task_run["task_name"] == "dies_in_worker" and task_run["state"] == "Crashed"
+    assert "terminated abruptly" in task_run["error"]
 
 
 def test_stale_heartbeat_from_another_host_is_crashed(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -297,3 +392,17 @@ def test_a_script_that_exits_right_after_its_flow_has_its_runs_written(tmp_path:
         listed = orch_cli("runs", "ls", "--json", env={"ORCH_HOME": str(home)})
         runs = [(r["state"], r["task_runs"]) for r in json.loads(listed.stdout)]
         assert runs == [("Completed", 20)], f"pause {pause}: {runs}"
+
+
+def test_async_flow_with_an_invalid_parameter_is_a_failed_run() -> None:
+    import asyncio
+
+    @flow(name="async-invalid")
+    async def af(n: int) -> int:
+        return n
+
+    assert asyncio.run(af("3")) == 3  # type: ignore[arg-type]
+    with pytest.raises(ParameterValidationError, match="parameter 'n'"):
+        asyncio.run(af("x"))  # type: ignore[arg-type]
+    states = [r["state"] for r in history.list_flow_runs(flow="async-invalid")]
+    assert states == ["Failed", "Completed"]

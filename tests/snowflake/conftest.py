@@ -9,6 +9,10 @@ from typing import Any
 import pytest
 from orch_snowflake import SnowflakeConnector, SnowflakeCredentials
 
+from tests.backends.snowflake import snowflake_login_refused
+
+__all__ = ["snowflake_login_refused"]  # a fixture of tests/backends/, used only here
+
 PASSWORD = "fake-snow-pw-7f3a9c"  # fakesnow takes any password; this one must never leak
 
 

@@ -16,6 +16,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization as ser
 from cryptography.hazmat.primitives.asymmetric import rsa
 from orch_snowflake import (
+    SnowflakeAuthenticationError,
     SnowflakeConnectionError,
     SnowflakeConnector,
     SnowflakeQueryError,
@@ -41,7 +42,7 @@ def test_importing_the_package_loads_no_sdk() -> None:
 
 
 def test_the_session_opens_on_first_use_and_is_shared(sf: SnowflakeConnector) -> None:
-    assert sf._slot.session is None  # building the block opened nothing
+    assert sf._slot.value is None  # building the block opened nothing
     conn = sf.get_connection()
     assert sf.get_connection() is conn
     twin = SnowflakeConnector.model_validate(sf.model_dump(by_alias=False))
@@ -103,7 +104,7 @@ def test_with_block_and_close_end_the_session(sf: SnowflakeConnector) -> None:
         conn = sf.get_connection()
         assert sf._fingerprint() in module._sessions
     assert sf._fingerprint() not in module._sessions
-    assert sf._slot.session is None
+    assert sf._slot.value is None
     assert snowflake_query.fn(sf, "SELECT 2") == [(2,)]  # usable again afterwards
     assert sf.get_connection() is not conn
 
@@ -151,6 +152,35 @@ def test_key_pair_oauth_and_pat_logins(
             assert snowflake_query.fn(sf, "SELECT 40 + 2") == [(42,)]
 
 
+@pytest.mark.parametrize(
+    ("method", "said"),
+    [
+        ("password", "Incorrect username or password"),
+        ("key_pair", "JWT token is invalid"),
+        ("oauth", "Invalid OAuth access token"),
+    ],
+)
+def test_a_refused_login_names_account_user_and_block_never_the_secret(
+    snowflake_login_refused: dict[str, Any], method: str, said: str
+) -> None:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(ser.Encoding.PEM, ser.PrivateFormat.PKCS8, ser.NoEncryption())
+    secret = {"password": PASSWORD, "key_pair": pem, "oauth": "oauth-secret-token-5c1d"}[method]
+    field = {"password": "password", "key_pair": "private_key", "oauth": "token"}[method]
+    creds = credentials_for(snowflake_login_refused, **{field: secret})
+    SnowflakeConnector(credentials=creds, login_timeout=10).save("prod")
+    sf = SnowflakeConnector.load("prod")
+    with pytest.raises(SnowflakeAuthenticationError) as err:
+        snowflake_query.fn(sf, "SELECT 1")
+    message = str(err.value)
+    assert "account 'orchtest' as user 'ORCH_TESTER'" in message
+    assert f"snowflake-connector/prod, auth method {method!r}" in message
+    assert said in message  # Snowflake's own words
+    body = pem.decode().splitlines()[1] if method == "key_pair" else str(secret)
+    assert body not in message and body not in repr(err.value)
+    assert getattr(err.value.__cause__, "errno", None) in (390100, 390144, 390303)
+
+
 def test_an_unreachable_account_is_a_clear_error(snowflake_server: dict[str, Any]) -> None:
     from tests.backends.service import free_port
 
@@ -191,7 +221,7 @@ def test_an_unknown_database_names_the_block(sf: SnowflakeConnector) -> None:
 def test_pickles_by_name_when_saved_and_without_session_when_not(sf: SnowflakeConnector) -> None:
     sf.get_connection()
     clone = pickle.loads(pickle.dumps(sf))
-    assert clone == sf and clone._slot.session is None
+    assert clone == sf and clone._slot.value is None
     sf.save("pickled")
     saved = SnowflakeConnector.load("pickled")
     data = pickle.dumps(saved)
@@ -214,3 +244,27 @@ def test_transactions_use_a_session_of_their_own(sf: SnowflakeConnector) -> None
     with sf.transaction() as tx:
         tx.execute("INSERT INTO t VALUES (%s)", [3]).close()
     assert snowflake_query.fn(sf, "SELECT x FROM t") == [(3,)]
+
+
+@pytest.mark.parametrize(
+    ("setting", "hint"),
+    [
+        # fakesnow creates an unknown database when a schema is given, so none is here.
+        ({"database": "NO_SUCH_DB"}, "schema=None"),
+        ({}, "database=None"),
+    ],
+)
+def test_an_unknown_or_missing_database_points_at_the_block_field(
+    snowflake_server: dict[str, Any], setting: dict[str, str], hint: str
+) -> None:
+    # Snowflake (and fakesnow) log in with an unknown database; the first statement that
+    # needs it fails, and the error says which field of which block to look at.
+    SnowflakeConnector(credentials=credentials_for(snowflake_server), **setting).save("wh")
+    sf = SnowflakeConnector.load("wh")
+    with pytest.raises(SnowflakeQueryError) as err:
+        snowflake_query.fn(sf, "CREATE TABLE t (x INT)")
+    message = str(err.value)
+    assert "snowflake_query failed on snowflake-connector/wh" in message
+    assert "This session does not have a current" in message  # Snowflake's own words
+    assert f"(check {hint} of snowflake-connector/wh)" in message
+    assert err.value.__cause__ is not None

@@ -4,12 +4,13 @@ streamed fetches, all-or-nothing loads and copies, asynchronous queries, and flo
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
 import pytest
-from orch import flow
+from orch import flow, get_run_context, history
 from orch_snowflake import (
     SnowflakeConnector,
     SnowflakeLoadError,
@@ -92,7 +93,7 @@ def test_fetch_many_streams_batches(numbers: SnowflakeConnector) -> None:
     with pytest.raises(SnowflakeQueryError, match="snowflake_fetch_many"):
         snowflake_fetch_many.fn(numbers, "SELECT * FROM no_such_table")
     with pytest.raises(ValueError, match="size"):
-        snowflake_fetch_many.fn(numbers, "SELECT 1", size=-1)
+        snowflake_fetch_many.fn(numbers, "SELECT 1", size=0)  # not "the default"
 
 
 def test_pandas_and_arrow_results(numbers: SnowflakeConnector) -> None:
@@ -216,3 +217,72 @@ def test_tasks_in_a_flow(numbers: SnowflakeConnector) -> None:
         return [*counts, snowflake_query(sf, "SELECT COUNT(*) FROM numbers")[0][0]]
 
     assert report(numbers) == [1, 5, 10, 26]
+
+
+def test_long_transfers_log_progress_through_the_run_logger(
+    numbers: SnowflakeConnector, tmp_path: Path
+) -> None:
+    for i in range(4):
+        (tmp_path / f"n-{i}.csv").write_text(f"{100 + i},csv\n")
+
+    @flow
+    def transfers(sf: SnowflakeConnector) -> str:
+        rows = [
+            r
+            for b in snowflake_fetch_many(sf, "SELECT n FROM numbers", size=5, progress=True)
+            for r in b
+        ]
+        assert len(rows) == 25
+        # Small transfers stay quiet unless asked (progress=None).
+        list(snowflake_fetch_many(sf, "SELECT n FROM numbers", size=5))
+        snowflake_load_dataframe(
+            sf, _frame(8), "loaded", mode="create", chunk_rows=2, progress=True
+        )
+        snowflake_put_and_copy(sf, tmp_path / "n-*.csv", "numbers", progress=True)
+        stream = snowflake_fetch_many(sf, "SELECT n FROM numbers", size=4, progress=True)
+        next(stream)
+        stream.close()
+        return get_run_context().flow_run.id
+
+    run_id = transfers(numbers)
+    lines = [r["message"] for r in history.get_logs(run_id) if "snowflake_" in r["message"]]
+    fetch = [m for m in lines if m.startswith("snowflake_fetch_many")]
+    assert (
+        fetch[:6]
+        == [
+            "snowflake_fetch_many on snowflake-connector for account 'orchtest' as user "
+            f"'ORCH_TESTER': 'SELECT n FROM numbers': {m}"
+            for m in (
+                "streaming (25 rows)",
+                "25% (10 of 25 rows)",
+                "50% (15 of 25 rows)",
+                "75% (20 of 25 rows)",
+            )
+        ]
+        + fetch[4:6]
+    )
+    assert fetch[4].split(": ")[-1].startswith("fetched 25 rows in ")
+    assert fetch[5].endswith("streaming (29 rows)")  # the quiet fetch logged nothing
+    assert fetch[-1].endswith("closed by the reader (4 of 29 rows read)")
+    load = [m.split(": ", 1)[1] for m in lines if m.startswith("snowflake_load_dataframe")]
+    assert load[0] == "staging Parquet files of up to 2 rows (8 rows)"
+    assert load[1:5] == [
+        "25% (2 of 8 rows)",
+        "50% (4 of 8 rows)",
+        "75% (6 of 8 rows)",
+        "COPY INTO from 4 staged file(s)",
+    ]
+    assert load[5].startswith("loaded 8 rows in ")
+    copy = [m.split(": ", 1)[1] for m in lines if m.startswith("snowflake_put_and_copy")]
+    assert copy[0] == "uploading (4 files)" and copy[-1].startswith("copied 4 files in ")
+
+
+def test_progress_outside_a_run_goes_to_the_package_logger(
+    numbers: SnowflakeConnector, caplog: pytest.LogCaptureFixture
+) -> None:
+    bad = pd.DataFrame({"n": ["1", "x"]})
+    with caplog.at_level(logging.INFO, logger="orch_snowflake"), pytest.raises(SnowflakeLoadError):
+        snowflake_load_dataframe.fn(numbers, bad, "numbers", chunk_rows=1, progress=True)
+    messages = [r.getMessage() for r in caplog.records if r.name == "orch_snowflake"]
+    assert messages[-1].endswith('failed; "NUMBERS" is as it was (2 of 2 rows staged)')
+    assert count(numbers, "numbers") == 25

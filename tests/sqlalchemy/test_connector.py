@@ -32,7 +32,7 @@ from .conftest import connector_for
 
 def test_engine_is_created_lazily_and_shared(sqlite_database: str) -> None:
     db = connector_for(sqlite_database)
-    assert db._slot.engine is None
+    assert db._slot.value is None
     engine = db.get_engine()
     assert db.get_engine() is engine
     # An equal connector (another load, a copy) shares the engine and its pool.
@@ -66,7 +66,7 @@ def test_context_manager_disposes_the_engine(sqlite_database: str) -> None:
         sql_execute(db, "CREATE TABLE t (x INTEGER)")
         assert engine in _engines.values()
     assert engine not in _engines.values()
-    assert db._slot.engine is None
+    assert db._slot.value is None
     # Still usable afterwards: a new engine is made on demand.
     assert sql_fetch_one(db, "SELECT count(*) FROM t") == (0,)
     db.dispose()

@@ -14,6 +14,7 @@ from orch_sqlalchemy import (
     SqlStatementError,
     sql_execute,
     sql_fetch_all,
+    sql_fetch_many,
     sql_fetch_one,
     sql_load_rows,
     sql_script,
@@ -42,6 +43,32 @@ def test_submit_and_map_share_one_connector(db: SqlAlchemyConnector) -> None:
     engine = db.get_engine()
     assert sum(1 for e in _engines.values() if e.url == engine.url) == 1
     assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+
+
+def test_fetch_many_streams_in_a_flow_and_its_errors_fail_its_task_run(
+    db: SqlAlchemyConnector,
+) -> None:
+    sql_script(db, "CREATE TABLE items (id INTEGER PRIMARY KEY)")
+    sql_load_rows(db, "items", [(i,) for i in range(5)])
+
+    @flow
+    def stream(db: SqlAlchemyConnector) -> tuple[list[list[int]], str, str]:
+        sizes = [
+            [r[0] for r in b]
+            for b in sql_fetch_many(db, "SELECT id FROM items ORDER BY id", size=2)
+        ]
+        bad = sql_fetch_many.submit(db, "SELECT * FROM missing")
+        bad.wait()
+        with pytest.raises(SqlStatementError) as info:
+            bad.result()
+        return sizes, bad.state.name, str(info.value)
+
+    batches, state, message = stream(db)
+    assert batches == [[0, 1], [2, 3], [4]]
+    # The statement ran inside the task: the task run failed, naming the statement.
+    assert state == "Failed"
+    assert "sql_fetch_many failed" in message and "'SELECT * FROM missing'" in message
+    assert db.get_engine().pool.checkedout() == 0  # type: ignore[attr-defined]
 
 
 def test_failed_task_fails_the_flow_with_a_clear_error(tmp_path: Path) -> None:

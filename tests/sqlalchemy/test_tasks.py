@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import logging
+import re
+import tracemalloc
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 
+import orch_sqlalchemy._progress
 import pandas as pd
+import psycopg
 import pytest
 import sqlalchemy as sa
+from orch import flow
 from orch_sqlalchemy import (
     SqlAlchemyConnector,
     SqlLoadError,
@@ -159,11 +165,76 @@ def test_fetch_many_uses_the_connectors_fetch_size(db: SqlAlchemyConnector) -> N
     assert [len(b) for b in sql_fetch_many(db, "SELECT id FROM events")] == [3, 3, 1]
 
 
-def test_fetch_many_error_names_task(db: SqlAlchemyConnector) -> None:
+def test_fetch_many_error_names_task_and_is_raised_by_the_call(db: SqlAlchemyConnector) -> None:
+    # Raised by the call itself (inside the task run), not later by the iteration.
     with pytest.raises(
         SqlStatementError, match=r"^sql_fetch_many failed .*'SELECT \* FROM missing'"
     ):
-        list(sql_fetch_many(db, "SELECT * FROM missing"))
+        sql_fetch_many(db, "SELECT * FROM missing")
+    with pytest.raises(ValueError, match="size must be at least 1, got 0"):
+        sql_fetch_many(db, "SELECT 1", size=0)
+    assert db.get_engine().pool.checkedout() == 0  # type: ignore[attr-defined]
+
+
+def test_fetch_many_holds_one_batch_not_the_result(
+    db: SqlAlchemyConnector, backend: str, database_url: str
+) -> None:
+    meta = sa.MetaData()
+    sa.Table(
+        "blobs",
+        meta,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+        sa.Column("body", sa.Text),
+    )
+    meta.create_all(db.get_engine())
+    body = "x" * 300
+    sql_load_rows(db, "blobs", ((i, body) for i in range(50_000)))  # ~15 MB of text
+    if backend == "postgres":
+        # psycopg keeps a client-side result in libpq's memory, out of tracemalloc's
+        # sight: look at the server instead, which must be serving a cursor by FETCHes.
+        it = sql_fetch_many(db, "SELECT id, body FROM blobs ORDER BY id", size=500)
+        assert len(next(it)) == 500
+        name = database_url.rsplit("/", 1)[1]
+        with psycopg.connect(database_url) as watcher:
+            queries = [
+                r[0]
+                for r in watcher.execute(
+                    "SELECT query FROM pg_stat_activity WHERE datname = %s AND pid <> "
+                    "pg_backend_pid()",
+                    (name,),
+                )
+            ]
+        it.close()  # type: ignore[attr-defined]
+        assert any(q.startswith("FETCH FORWARD 500 FROM") for q in queries), queries
+        return
+    # SQLite and PyMySQL build rows in Python: a buffered result would be traced whole.
+    tracemalloc.start()
+    try:
+        it = sql_fetch_many(db, "SELECT id, body FROM blobs ORDER BY id", size=500)
+        batches = [next(it), next(it)]
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    it.close()  # type: ignore[attr-defined]
+    assert [b[0][0] for b in batches] == [0, 500]
+    assert peak < 3 * 2**20, f"peak {peak / 2**20:.1f} MiB for two batches of 500 rows"
+    assert db.get_engine().pool.checkedout() == 0  # type: ignore[attr-defined]
+
+
+def test_parameters_must_be_a_mapping(db: SqlAlchemyConnector) -> None:
+    make_table(db)
+    with pytest.raises(
+        TypeError,
+        match=r"sql_execute: parameters must be a mapping .* "
+        r"got a list; to run the statement once per parameter set, use "
+        r"sql_execute_many",
+    ):
+        sql_execute(db, "INSERT INTO events (id) VALUES (:id)", [{"id": 1}])  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="sql_fetch_all: parameters must be a mapping"):
+        sql_fetch_all(db, "SELECT id FROM events WHERE id = :id", (1,))  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"sql_execute_many: .* got a tuple$"):
+        sql_execute_many(db, "INSERT INTO events (id) VALUES (:id)", [(1,)])  # type: ignore[list-item]
+    assert count(db) == 0
 
 
 def test_query_to_dataframe(db: SqlAlchemyConnector) -> None:
@@ -229,6 +300,94 @@ def test_a_load_that_fails_midway_leaves_no_rows(db: SqlAlchemyConnector) -> Non
     assert str(info.value).startswith("sql_load_rows failed on sqlalchemy-connector for ")
     assert info.value.__cause__ is not None
     assert count(db) == 1
+
+
+@pytest.mark.parametrize("failure", ["bad row", "source error"])
+@pytest.mark.parametrize("task", ["sql_load_rows", "sql_upsert"])
+def test_a_load_failing_in_its_last_chunk_keeps_nothing(
+    db: SqlAlchemyConnector, failure: str, task: str
+) -> None:
+    table = make_table(db)
+    sql_load_rows(db, "events", [(0, "existing", T0)])
+
+    def rows() -> Iterator[dict[str, object]]:
+        # Two full chunks (sent to the database already), then a failure in the third.
+        yield {"id": 0, "kind": "changed", "at": None}
+        for i in range(1, 2500):
+            yield {"id": i, "kind": "new", "at": None}
+        if failure == "bad row":
+            yield {"id": 9999}  # no kind
+        else:
+            raise RuntimeError("the source broke")
+
+    expected = (
+        pytest.raises(SqlLoadError, match=r"row 250[01] has no value for column 'kind'")
+        if failure == "bad row"
+        else pytest.raises(RuntimeError, match="the source broke")
+    )
+    with expected:
+        if task == "sql_load_rows":
+            sql_load_rows(db, "events", (r for r in rows() if r["id"] != 0), chunk_size=1000)
+        else:
+            sql_upsert(db, "events", rows(), key_columns=["id"], chunk_size=1000)
+    assert rows_of(db, table) == [(0, "existing", T0)]
+    assert db.get_engine().pool.checkedout() == 0  # type: ignore[attr-defined]
+
+
+def test_long_transfers_log_progress_to_the_run_log(
+    db: SqlAlchemyConnector, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    make_table(db)
+
+    @flow
+    def load(n: int) -> int:
+        return sql_load_rows(db, "events", ((i, "k", None) for i in range(n)), chunk_size=1000)
+
+    load(2500)  # quick: no progress lines at the default interval
+    assert "rows into events" not in capsys.readouterr().err
+    sql_execute(db, "DELETE FROM events")
+
+    monkeypatch.setattr(orch_sqlalchemy._progress, "INTERVAL_SECONDS", 0.0)
+    load(2500)
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if "rows into events" in line]
+    # One line per chunk at interval 0 (the batched-insert path may report its last,
+    # partial chunk too), then the closing line; all in the task run's log.
+    assert len(lines) in (3, 4), err
+    assert all("Task run 'sql_load_rows" in line for line in lines), lines
+    assert "sql_load_rows: 1,000 rows into events so far (" in lines[0]
+    assert "sql_load_rows: 2,000 rows into events so far (" in lines[1]
+    assert re.search(r"sql_load_rows: 2,500 rows into events in [\d.]+ s \(", lines[-1])
+
+    @flow
+    def upsert() -> None:
+        sql_upsert(db, "events", [(i, "u", None) for i in range(1500)], ["id"], chunk_size=1000)
+        sql_execute_many(
+            db,
+            "UPDATE events SET kind = :k WHERE id = :id",
+            ({"id": i, "k": "v"} for i in range(1200)),
+            chunk_size=1000,
+        )
+
+    upsert()
+    err = capsys.readouterr().err
+    assert "sql_upsert: 1,000 rows upserted into events so far" in err
+    assert "sql_upsert: 1,500 rows upserted into events in" in err
+    assert "sql_execute_many: 1,200 rows of parameters sent in" in err
+
+
+def test_progress_outside_a_run_goes_to_the_package_logger(
+    db: SqlAlchemyConnector, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    make_table(db)
+    monkeypatch.setattr(orch_sqlalchemy._progress, "INTERVAL_SECONDS", 0.0)
+    with caplog.at_level(logging.INFO, logger="orch_sqlalchemy"):
+        sql_load_rows.fn(db, "events", [(i, "k", None) for i in range(1500)], chunk_size=1000)
+    assert caplog.records[0].name == "orch_sqlalchemy"
+    assert (
+        caplog.records[0].getMessage().startswith("sql_load_rows: 1,000 rows into events so far (")
+    )
+    assert "sql_load_rows: 1,500 rows into events in" in caplog.text
 
 
 def test_load_rows_names_a_missing_table_column_or_key(db: SqlAlchemyConnector) -> None:

@@ -10,7 +10,7 @@ Example:
 
 from __future__ import annotations
 
-from importlib import import_module
+from orch.lazy import lazy_exports
 
 # Not `from typing import TYPE_CHECKING`: importing typing costs several ms at start-up.
 TYPE_CHECKING = False
@@ -42,8 +42,6 @@ _EXPORTS = {
 }
 
 if TYPE_CHECKING:
-    from typing import Any
-
     from orch.block import Block as Block
     from orch.block import BlockInfo as BlockInfo
     from orch.context import get_run_context as get_run_context
@@ -66,15 +64,4 @@ if TYPE_CHECKING:
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'orch' has no attribute {name!r}")
-    value = getattr(import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_EXPORTS))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

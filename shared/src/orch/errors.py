@@ -101,3 +101,15 @@ class SerializationError(RunError):
 
 class ConcurrencyError(RunError):
     """A concurrency limit is misconfigured or a slot could not be acquired in time."""
+
+
+class TerminationSignal(BaseException):
+    """Raised in a flow's main thread when the process gets SIGTERM: the run is recorded
+    Crashed, then the process ends as SIGTERM would have ended it.
+
+    A ``BaseException``, like ``KeyboardInterrupt``, so ``except Exception`` in user code
+    does not swallow it.
+
+    Example:
+        ``kill -TERM <pid>`` of a running flow: ``orch runs ls`` shows it Crashed.
+    """

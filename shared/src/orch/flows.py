@@ -28,7 +28,7 @@ from orch.context import (
     new_id,
     task_run_ctx,
 )
-from orch.errors import ParameterValidationError
+from orch.errors import ParameterValidationError, TerminationSignal
 from orch.futures import OrchFuture, resolve_futures
 from orch.states import COMPLETED, CRASHED, FAILED, RETRYING, RUNNING, State
 from orch.task_runners import TaskRunner, ThreadPoolTaskRunner
@@ -161,17 +161,25 @@ class Flow(Generic[P, R]):
         return_state = bool(kwargs.pop("return_state", False)) if kwargs else False
         if self.is_async:
             return self._run_async(args, kwargs, return_state)  # type: ignore[return-value]
-        run, ctx = self._begin(args, kwargs)
+        run, ctx, invalid = self._begin(args, kwargs)
+        if invalid is not None:
+            state = self._end(run, ctx, State(FAILED, exception=invalid))
+            return state if return_state else state.result()  # type: ignore[return-value]
+        previous_sigterm = _catch_sigterm() if run.parent_flow_run_id is None else None
         token = flow_run_ctx.set(ctx)
         task_token = task_run_ctx.set(None)
         try:
             state = self._attempts_sync(run)
         except BaseException as exc:
             self._end(run, ctx, State(CRASHED, exception=exc))
+            if isinstance(exc, TerminationSignal) and previous_sigterm is not None:
+                _die_of_sigterm(previous_sigterm)
             raise
         finally:
             task_run_ctx.reset(task_token)
             flow_run_ctx.reset(token)
+            if previous_sigterm is not None:
+                _restore_sigterm(previous_sigterm)
         state = self._end(run, ctx, state)
         return state if return_state else state.result()  # type: ignore[return-value]
 
@@ -180,7 +188,10 @@ class Flow(Generic[P, R]):
     ) -> Any:
         import asyncio  # here: asyncio costs ~30 ms to import, and sync flows never need it
 
-        run, ctx = self._begin(args, kwargs)
+        run, ctx, invalid = self._begin(args, kwargs)
+        if invalid is not None:
+            state = self._end(run, ctx, State(FAILED, exception=invalid))
+            return state if return_state else state.result()
         token = flow_run_ctx.set(ctx)
         task_token = task_run_ctx.set(None)
         try:
@@ -198,15 +209,22 @@ class Flow(Generic[P, R]):
     # --- the run -----------------------------------------------------------------------
     def _begin(
         self, args: tuple[Any, ...], kwargs: dict[str, Any]
-    ) -> tuple[FlowRun, FlowRunContext]:
+    ) -> tuple[FlowRun, FlowRunContext, ParameterValidationError | None]:
+        """Start a run. Arguments that do not bind raise at once (no run, as in Prefect);
+        arguments that fail validation start a run that the caller ends Failed with the
+        returned error, so the failure is in the run history."""
         try:
             bound = self._signature.bind(*args, **kwargs)
         except TypeError as exc:
             raise TypeError(f"flow {self.name!r}: {exc}") from None
         bound.apply_defaults()
         parameters = dict(bound.arguments)
+        invalid: ParameterValidationError | None = None
         if self.should_validate_parameters:
-            parameters = self.validate_parameters(parameters)
+            try:
+                parameters = self.validate_parameters(parameters)
+            except ParameterValidationError as exc:
+                invalid = exc
         parent_flow = flow_run_ctx.get()
         parent_task = task_run_ctx.get()
         parent_flow_run_id = (
@@ -223,7 +241,12 @@ class Flow(Generic[P, R]):
             parent_task_run_id=None if parent_task is None else parent_task.task_run.id,
             tags=self.tags,
         )
-        run.name = self._render_name(parameters)
+        try:
+            run.name = self._render_name(parameters)
+        except ValueError:
+            if invalid is None:
+                raise
+            run.name = _random_name()  # the template may need the parameter that is wrong
         log_prints = self.log_prints
         if log_prints is None:
             log_prints = parent_flow.log_prints if parent_flow is not None else False
@@ -234,7 +257,7 @@ class Flow(Generic[P, R]):
         ctx = FlowRunContext(self, run, self.task_runner.duplicate(), log_prints)
         history.flow_started(run)
         self._log(ctx, 20, f"Beginning flow run {run.name!r} for flow {self.name!r}")
-        return run, ctx
+        return run, ctx, invalid
 
     def _args(self, run: FlowRun) -> tuple[tuple[Any, ...], dict[str, Any]]:
         bound = self._signature.bind_partial()
@@ -264,6 +287,10 @@ class Flow(Generic[P, R]):
                     self._retry(ctx, run, exc)
                     time.sleep(self._delay(run.attempt))
                     run.state_name = RUNNING
+        except BaseException:
+            # Interrupted (Ctrl-C, SIGTERM): do not wait for running tasks, drop queued ones.
+            ctx.task_runner.shutdown(wait=False)
+            raise
         finally:
             ctx.task_runner.shutdown(wait=True)
 
@@ -458,6 +485,50 @@ class Flow(Generic[P, R]):
 
     def __repr__(self) -> str:
         return f"Flow(name={self.name!r})"
+
+
+def _catch_sigterm() -> Any:
+    """In the main thread, while SIGTERM would kill the process outright, make it raise
+    :class:`~orch.errors.TerminationSignal` instead, so the flow run is recorded Crashed.
+    Returns the handler to restore, or None when nothing was installed."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    try:
+        if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+            return None  # the program handles SIGTERM itself: leave it alone
+        signal.signal(signal.SIGTERM, _raise_termination)
+    except (ValueError, OSError):  # pragma: no cover - no signals on this platform/thread
+        return None
+    return signal.SIG_DFL
+
+
+def _raise_termination(signum: int, frame: Any) -> None:
+    raise TerminationSignal("the process received SIGTERM")
+
+
+def _restore_sigterm(previous: Any) -> None:
+    import contextlib
+    import signal
+
+    with contextlib.suppress(ValueError, OSError):
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _die_of_sigterm(previous: Any) -> None:
+    """The crash is recorded: write the history now, then end the process by SIGTERM as it
+    would have ended without orch (exit status -15 / 143; no traceback, no atexit)."""
+    import os
+    import signal
+
+    try:
+        history.flush()
+    except Exception as exc:
+        history._warn(exc)
+    _restore_sigterm(previous)
+    os.kill(os.getpid(), signal.SIGTERM)
 
 
 def _already_valid(value: Any, ann: Any) -> bool:

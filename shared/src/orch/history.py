@@ -89,8 +89,12 @@ _UPSERT_FLOW = """INSERT INTO orch_flow_runs (id, name, flow_name, parent_flow_r
 _UPSERT_TASK = """INSERT INTO orch_task_runs (id, flow_run_id, name, task_name, state,
     attempts, parameters_digest, started, ended, error, cache_key, tags)
     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-    ON CONFLICT (id) DO UPDATE SET state = excluded.state, attempts = excluded.attempts,
-    ended = excluded.ended, error = excluded.error"""
+    ON CONFLICT (id) DO UPDATE SET name = excluded.name, state = excluded.state,
+    attempts = excluded.attempts, ended = excluded.ended, error = excluded.error,
+    cache_key = excluded.cache_key"""
+# The task runs a crashed flow run left unfinished are Crashed too.
+_CRASH_TASKS = """UPDATE orch_task_runs SET state = 'Crashed', ended = ?, error = ?
+    WHERE flow_run_id = ? AND state IN ('Running', 'Pending', 'Retrying')"""
 _INSERT_LOG = """INSERT INTO orch_run_logs (flow_run_id, task_run_id, ts, level, logger,
     message) VALUES (?, ?, ?, ?, ?, ?)"""
 
@@ -127,7 +131,8 @@ def heartbeat_seconds() -> float:
 
 # --- recording (hot path: cheap appends only) ---------------------------------------------
 def record_task(run: TaskRun) -> None:
-    """Queue a finished task run."""
+    """Queue a task run that starts or ends (the writer reads its state when it writes, so
+    a run queued twice in one batch is written once)."""
     if _enabled is False or (_enabled is None and not enabled()):
         return
     _queue.append(("t", run))
@@ -148,11 +153,13 @@ def flow_started(run: FlowRun) -> None:
 
 
 def flow_finished(run: FlowRun) -> None:
-    """Queue a flow run's final state."""
+    """Queue a flow run's final state (a Crashed one also crashes its unfinished task runs)."""
     if not enabled():
         return
     _active.pop(run.id, None)
     _queue.append(("f", run))
+    if run.state_name == "Crashed":
+        _queue.append(("c", run.id, run.end_time, run.error))
     _start_writer()
     _wake.set()
 
@@ -256,34 +263,41 @@ def _write(batch: list[tuple[Any, ...]]) -> None:
     from orch.redaction import redact
 
     flows: dict[str, FlowRun] = {}
-    tasks: list[tuple[Any, ...]] = []
+    task_runs: dict[str, TaskRun] = {}
+    crashed: list[tuple[Any, ...]] = []
     logs: list[tuple[Any, ...]] = []
     pid = os.getpid()
     now = time.time()
     for item in batch:
         kind = item[0]
         if kind == "t":
-            run: TaskRun = item[1]
-            tasks.append(
-                (
-                    run.id,
-                    run.flow_run_id,
-                    redact(run.name),
-                    run.task.name,
-                    run.state_name,
-                    run.attempt,
-                    parameters_digest(run.args, run.kwargs),
-                    run.start_time,
-                    run.end_time or None,
-                    None if run.error is None else redact(run.error),
-                    run.cache_key,
-                    json.dumps(run.task.tags) if run.task.tags else None,
-                )
-            )
+            # A run queued when it started and again when it ended is one row (its state
+            # now); the started record matters only when a batch is written mid-run.
+            task_runs[item[1].id] = item[1]
         elif kind == "f":
             flows[item[1].id] = item[1]
+        elif kind == "c":
+            crashed.append((item[2], None if item[3] is None else redact(item[3]), item[1]))
         else:
             logs.append((*item[1:6], redact(item[6])))
+    tasks: list[tuple[Any, ...]] = []
+    for run in task_runs.values():
+        tasks.append(
+            (
+                run.id,
+                run.flow_run_id,
+                redact(run.name),
+                run.task.name,
+                run.state_name,
+                run.attempt,
+                parameters_digest(run.args, run.kwargs),
+                run.start_time,
+                run.end_time or None,
+                None if run.error is None else redact(run.error),
+                run.cache_key,
+                json.dumps(run.task.tags) if run.task.tags else None,
+            )
+        )
     flow_rows = [
         (
             f.id,
@@ -310,6 +324,8 @@ def _write(batch: list[tuple[Any, ...]]) -> None:
             tx.executemany(_UPSERT_FLOW, flow_rows)
         if tasks:
             tx.executemany(_UPSERT_TASK, tasks)
+        if crashed:
+            tx.executemany(_CRASH_TASKS, crashed)
         if logs:
             tx.executemany(_INSERT_LOG, logs)
 
@@ -418,6 +434,7 @@ def detect_crashed(store: Store | None = None) -> int:
                 "WHERE id = ? AND state IN ('Running', 'Pending', 'Retrying')",
                 crashed,
             )
+            tx.executemany(_CRASH_TASKS, [(c[1], c[2], c[3]) for c in crashed])
     return len(crashed)
 
 
@@ -517,20 +534,55 @@ def get_flow_run(run_id: str) -> dict[str, Any] | None:
     return flow_run
 
 
-def get_logs(flow_run_id: str) -> list[dict[str, Any]]:
-    """The log lines of a flow run and of its task runs, oldest first.
+def get_task_run(run_id: str) -> dict[str, Any] | None:
+    """One task run by id or unique id prefix, with ``flow_run_name`` (None outside a flow).
+
+    Example:
+        >>> get_task_run("0000") is None
+        True
+    """
+    flush()
+    store = _store()
+    detect_crashed(store)
+    columns = ", ".join("t." + c.strip() for c in _TASK_COLUMNS.split(","))
+    with store.transaction(write=False) as tx:
+        rows = tx.execute(
+            f"SELECT {columns}, f.name FROM orch_task_runs t "
+            "LEFT JOIN orch_flow_runs f ON f.id = t.flow_run_id WHERE t.id LIKE ? LIMIT 2",
+            (run_id.replace("%", "") + "%",),
+        ).fetchall()
+    if len(rows) != 1:
+        if len(rows) > 1:
+            from orch.errors import RunError
+
+            raise RunError(f"run id prefix {run_id!r} matches several runs: give more of it")
+        return None
+    task_run = _task_dict(rows[0][:-1])
+    task_run["flow_run_name"] = rows[0][-1]
+    return task_run
+
+
+def get_logs(
+    flow_run_id: str | None = None, task_run_id: str | None = None
+) -> list[dict[str, Any]]:
+    """The log lines of a flow run and of its task runs, or of one task run; oldest first.
 
     Example:
         >>> get_logs("no-such-run")
         []
     """
+    if (flow_run_id is None) == (task_run_id is None):
+        raise TypeError("get_logs() takes a flow_run_id or a task_run_id")
     flush()
     store = _store()
+    column, value = ("flow_run_id", flow_run_id) if task_run_id is None else (
+        "task_run_id", task_run_id
+    )
     with store.transaction(write=False) as tx:
         rows = tx.execute(
             "SELECT flow_run_id, task_run_id, ts, level, logger, message FROM orch_run_logs "
-            "WHERE flow_run_id = ? ORDER BY ts",
-            (flow_run_id,),
+            f"WHERE {column} = ? ORDER BY ts",
+            (value,),
         ).fetchall()
     keys = ("flow_run_id", "task_run_id", "ts", "level", "logger", "message")
     return [dict(zip(keys, r, strict=True)) for r in rows]

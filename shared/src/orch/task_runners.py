@@ -106,7 +106,8 @@ class ThreadPoolTaskRunner(TaskRunner):
     def shutdown(self, wait: bool = True) -> None:
         executor, self._executor = self._executor, None
         if executor is not None:
-            executor.shutdown(wait=wait)
+            # Not waiting means the flow was interrupted: runs not started yet never start.
+            executor.shutdown(wait=wait, cancel_futures=not wait)
 
 
 class ProcessPoolTaskRunner(TaskRunner):

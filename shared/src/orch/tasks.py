@@ -655,6 +655,9 @@ def run_task_sync(
     token = task_run_ctx.set(ctx)
     run.start_time = time.time()
     run.state_name = RUNNING
+    # Queued as started (one append; written only if a batch is flushed mid-run), so a run
+    # cut short by its process dying is on record and shown Crashed with its flow run.
+    history.record_task(run)
     try:
         if task._plain:
             run.attempt = 1
@@ -741,6 +744,7 @@ async def run_task_async(
     token = task_run_ctx.set(ctx)
     run.start_time = time.time()
     run.state_name = RUNNING
+    history.record_task(run)  # as started: see run_task_sync
     lease = None
     try:
         state: State[Any] | None = None
@@ -828,6 +832,12 @@ def run_in_process_parent(
                 f"process ({type(err).__name__}: {err})"
             )
         run.state_name = CRASHED if "terminated abruptly" in str(err) else FAILED
+        if run.state_name == CRASHED:
+            # The worker died before recording its run's end: the parent records it.
+            run.start_time = run.start_time or time.time()
+            run.end_time = time.time()
+            run.error = _error_text(err)
+            history.record_task(run)
         return State(run.state_name, exception=err)
     run.attempt = attempts
     run.state_name = name

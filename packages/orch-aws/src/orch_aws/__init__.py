@@ -11,8 +11,9 @@ Example:
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from orch.lazy import lazy_exports
 
 from orch_aws.credentials import AwsCredentials
 from orch_aws.s3 import S3Bucket
@@ -47,11 +48,5 @@ _TASKS = {
 
 __all__ = ["AwsCredentials", "AwsSecret", "S3Bucket", *sorted(_TASKS)]
 
-
-def __getattr__(name: str) -> Any:
-    # Tasks load on first use: listing block types imports only the block modules.
-    if name in _TASKS:
-        value = getattr(import_module("orch_aws.tasks"), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'orch_aws' has no attribute {name!r}")
+# Tasks load on first use: listing block types imports only the block modules.
+__getattr__, __dir__ = lazy_exports(__name__, dict.fromkeys(_TASKS, "orch_aws.tasks"))

@@ -1,31 +1,39 @@
 """``AwsCredentials``: how to reach AWS (keys, profile, assumed role, endpoint, retries).
 
 The block owns the boto3 session and clients: built on first use, cached per process and
-per credentials (two equal blocks share one client), created under a lock because boto3
-sessions are not thread-safe (clients are), and closed at exit. Assumed-role credentials
+per credentials (two equal blocks share one client; :mod:`orch.resources`), created under
+a lock because boto3 sessions are not thread-safe (clients are), closed at exit, and
+built anew in a forked child. Assumed-role credentials
 are botocore ``DeferredRefreshableCredentials``: fetched on first use and refreshed
 before they expire, so a long flow never sees an expired token.
 """
 
 from __future__ import annotations
 
-import atexit
-import contextlib
-import hashlib
-import json
-import os
 import threading
 from typing import Any, Literal, Self
 
 from orch import Block, SecretStr
+from orch.resources import ProcessResources, block_fingerprint
 from pydantic import Field, model_validator
 
-# (pid, fingerprint) → boto3 Session; (pid, fingerprint, service, region) → client.
-# The pid is part of the key because sessions and their connection pools do not survive
-# a fork: a child process builds its own.
-_lock = threading.RLock()
-_sessions: dict[tuple[int, str], Any] = {}
-_clients: dict[tuple[int, str, str, str | None], Any] = {}
+
+def _close_client(client: Any) -> None:
+    close = getattr(client, "close", None)
+    if close is not None:
+        close()
+
+
+# A forked child builds its own sessions and clients (their connection pools do not
+# survive a fork); the parent's are kept referenced there, so that nothing of theirs is
+# torn down by the child's garbage collector.
+_parents: list[Any] = []
+
+# fingerprint → boto3 Session; "fingerprint service region" → client.
+_sessions: ProcessResources[Any] = ProcessResources("boto3 sessions", forget=_parents.append)
+_clients: ProcessResources[Any] = ProcessResources(
+    "boto3 clients", close=_close_client, forget=_parents.append
+)
 
 
 class AwsCredentials(Block):
@@ -105,28 +113,13 @@ class AwsCredentials(Block):
         return values
 
     def _fingerprint(self) -> str:
-        """A digest of every setting (secrets resolved): equal settings share a client."""
-        fields: dict[str, Any] = {}
-        for name in type(self).model_fields:
-            value = getattr(self, name)
-            if isinstance(value, SecretStr):
-                value = value.get_secret_value()
-            fields[name] = value
-        raw = json.dumps(fields, sort_keys=True, default=str).encode()
-        return hashlib.sha256(raw).hexdigest()
+        """A digest of every setting: equal settings share a session and clients."""
+        return block_fingerprint(self)
 
     # --- sessions and clients ---------------------------------------------------------------
     def get_boto3_session(self) -> Any:
         """The ``boto3.Session`` of these credentials (cached per process)."""
-        key = (os.getpid(), self._fingerprint())
-        session = _sessions.get(key)
-        if session is None:
-            with _lock:
-                session = _sessions.get(key)
-                if session is None:
-                    session = self._build_session()
-                    _sessions[key] = session
-        return session
+        return _sessions.get_or_create(self._fingerprint(), self._build_session)
 
     def get_client(self, service: str, region_name: str | None = None) -> Any:
         """A boto3 client for ``service`` (``"s3"``, ``"secretsmanager"``...), cached.
@@ -138,22 +131,19 @@ class AwsCredentials(Block):
             s3 = AwsCredentials.load("prod").get_client("s3")
         """
         fingerprint = self._fingerprint()
-        key = (os.getpid(), fingerprint, service, region_name)
-        client = _clients.get(key)
-        if client is not None:
-            return client
-        with _lock:
-            client = _clients.get(key)
-            if client is None:
-                session = self.get_boto3_session()
-                client = session.client(
+
+        def create() -> Any:
+            session = _sessions.get_or_create(fingerprint, self._build_session)
+            # A boto3 Session is not thread-safe: one client made from it at a time.
+            with session._orch_lock:
+                return session.client(
                     service,
                     region_name=region_name or self.region_name,
                     endpoint_url=self.endpoint_url,
                     config=self._botocore_config(),
                 )
-                _clients[key] = client
-        return client
+
+        return _clients.get_or_create(f"{fingerprint} {service} {region_name}", create)
 
     def _botocore_config(self) -> Any:
         from botocore.config import Config
@@ -175,9 +165,9 @@ class AwsCredentials(Block):
             profile_name=self.profile_name,
             region_name=self.region_name,
         )
-        if not self.role_arn:
-            return base
-        return self._assumed_role_session(base)
+        session = base if not self.role_arn else self._assumed_role_session(base)
+        session._orch_lock = threading.Lock()
+        return session
 
     def _assumed_role_session(self, base: Any) -> Any:
         import boto3
@@ -226,16 +216,12 @@ def _reveal(secret: SecretStr | None) -> str | None:
 
 
 def clear_client_cache() -> None:
-    """Close and forget every cached client and session of this process."""
-    with _lock:
-        clients = list(_clients.values())
-        _clients.clear()
-        _sessions.clear()
-    for client in clients:
-        close = getattr(client, "close", None)
-        if close is not None:
-            with contextlib.suppress(Exception):  # closing at exit must never raise
-                close()
+    """Close and forget every cached client and session of this process.
 
+    (Both are also closed at interpreter exit.)
 
-atexit.register(clear_client_cache)
+    Example:
+        clear_client_cache()  # e.g. after rotating the keys behind a SecretRef
+    """
+    _clients.close_all()
+    _sessions.close_all()

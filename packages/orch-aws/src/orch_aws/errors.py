@@ -76,6 +76,13 @@ _WRONG_REGION = {
 }
 
 
+def aws_errors() -> tuple[type[BaseException], ...]:
+    """botocore's two error roots, to catch around a call (botocore is imported on use)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    return (BotoCoreError, ClientError)
+
+
 def describe(block: Any) -> str:
     """How to name a block in a message: ``s3-bucket/prod`` or ``an unsaved S3Bucket``."""
     name = getattr(block, "block_document_name", None)
@@ -159,6 +166,27 @@ def s3_error(
             code,
         )
     return S3Error(f"{action} {where} failed (block {block}): {code}{detail}", code)
+
+
+def s3_key_errors(action: str, bucket: Any, errors: list[dict[str, Any]], what: str) -> S3Error:
+    """One error for the per-key failures of a batch request (``DeleteObjects``): the first
+    keys and codes, and an :class:`S3AccessDeniedError` when access was what failed."""
+    listed = ", ".join(f"{e.get('Key')!r} ({e.get('Code')})" for e in errors[:5])
+    more = f" and {len(errors) - 5} more" if len(errors) > 5 else ""
+    code = str(errors[0].get("Code"))
+    message = (
+        f"{action}: {len(errors)} key(s) of bucket {bucket.bucket_name!r} (block "
+        f"{describe(bucket)}) {what}: {listed}{more}"
+    )
+    if code in _DENIED:
+        credentials = getattr(bucket, "credentials", None)
+        cred_block = describe(credentials) if credentials is not None else "the default chain"
+        return S3AccessDeniedError(
+            f"{message}; access denied to credentials {cred_block}: check them and the "
+            "policies of the bucket",
+            code,
+        )
+    return S3Error(message, code)
 
 
 def secret_error(exc: BaseException, *, action: str, name: str, credentials: Any) -> AwsError:

@@ -7,14 +7,24 @@ callers of the same reference wait, so a burst of resolutions makes one API call
 applies ``#json_key``.
 
 Query parameters: ``version_stage`` (e.g. ``AWSPREVIOUS``), ``version_id``, ``region``.
+They come before ``#json_key``, as in any URL; the other order is refused with an error
+that shows the right one (``#`` ends the location, so orch-core would read
+``#password?region=x`` as a key named ``password?region=x``).
+
+The credentials block the resolver uses cannot itself hold ``aws-sm://`` references: to
+resolve them it would need that very block (a loop). That is refused with a clear error
+before anything is resolved, and any other loop back into this resolver from the same
+thread (say, through a ``vault://`` key whose Vault credentials are ``aws-sm://``) is
+refused too, instead of waiting forever on orch-core's per-reference lock.
 """
 
 from __future__ import annotations
 
 import os
+import threading
 from typing import TYPE_CHECKING
 
-from orch.errors import SecretReferenceError
+from orch.errors import BlockNotFoundError, SecretReferenceError
 from orch.references import Resolved, SecretRef
 
 if TYPE_CHECKING:
@@ -22,15 +32,48 @@ if TYPE_CHECKING:
 
 CREDENTIALS_ENV = "ORCH_AWS_CREDENTIALS_BLOCK"
 _PARAMS = {"version_stage", "version_id", "region"}
+# The reference this thread is resolving, while it builds the client to do so: a second
+# aws-sm:// resolution inside that is a loop (see the module's docstring).
+_resolving = threading.local()
 
 
-def _credentials() -> AwsCredentials:
+def _credentials(ref: SecretRef) -> AwsCredentials:
     from orch_aws.credentials import AwsCredentials
 
     name = os.environ.get(CREDENTIALS_ENV, "").strip()
     if not name:
         return AwsCredentials()
-    return AwsCredentials.load(name)
+    try:
+        credentials = AwsCredentials.load(name)
+    except BlockNotFoundError as exc:
+        raise SecretReferenceError(
+            f"secret reference {ref}: {CREDENTIALS_ENV} names the AwsCredentials block "
+            f"{name!r}, which is not saved ({exc}); save it, or unset {CREDENTIALS_ENV} to use "
+            "boto3's default chain"
+        ) from exc
+    for field in type(credentials).model_fields:
+        inner = getattr(getattr(credentials, field), "reference", None)
+        if isinstance(inner, SecretRef) and inner.scheme == "aws-sm":
+            raise SecretReferenceError(
+                f"secret reference {ref} cannot be resolved: the AwsCredentials block "
+                f"{name!r} named by {CREDENTIALS_ENV} holds {field} as {inner}, which the "
+                "aws-sm:// resolver would need that same block to read; give that block its "
+                "keys from env:// or file://, a profile, a role, or boto3's default chain"
+            )
+    return credentials
+
+
+def _check_query_order(ref: SecretRef) -> None:
+    """Refuse ``#key?param=…``: orch-core reads all of it as the key, silently wrong."""
+    if ref.key is None or "?" not in ref.key:
+        return
+    key, _, query = ref.key.partition("?")
+    names = {part.partition("=")[0] for part in query.split("&")}
+    if names & _PARAMS:
+        raise SecretReferenceError(
+            f"secret reference {ref}: put the ?parameters before the #key, as in "
+            f"aws-sm://{ref.location}?{query}#{key}"
+        )
 
 
 def resolve_aws_sm(ref: SecretRef) -> Resolved:
@@ -41,6 +84,7 @@ def resolve_aws_sm(ref: SecretRef) -> Resolved:
         >>> ref.resolve()  # doctest: +SKIP
         'the password'
     """
+    _check_query_order(ref)
     unknown = set(ref.params) - _PARAMS
     if unknown:
         raise SecretReferenceError(
@@ -51,14 +95,25 @@ def resolve_aws_sm(ref: SecretRef) -> Resolved:
 
     from orch_aws.errors import AwsSecretNotFoundError, secret_error
 
-    credentials = _credentials()
+    outer = getattr(_resolving, "ref", None)
+    if outer is not None:
+        raise SecretReferenceError(
+            f"secret reference {ref} is needed to build the AWS client that resolves {outer}: "
+            f"a loop; the credentials of the aws-sm:// resolver ({CREDENTIALS_ENV}) must not "
+            "depend on aws-sm:// secrets"
+        )
+    credentials = _credentials(ref)
     kwargs: dict[str, str] = {"SecretId": ref.location}
     if ref.params.get("version_stage"):
         kwargs["VersionStage"] = ref.params["version_stage"]
     if ref.params.get("version_id"):
         kwargs["VersionId"] = ref.params["version_id"]
     try:
-        client = credentials.get_client("secretsmanager", region_name=ref.params.get("region"))
+        _resolving.ref = ref
+        try:
+            client = credentials.get_client("secretsmanager", region_name=ref.params.get("region"))
+        finally:
+            _resolving.ref = None
         response = client.get_secret_value(**kwargs)
     except (BotoCoreError, ClientError) as exc:
         error = secret_error(exc, action="aws-sm", name=ref.location, credentials=credentials)

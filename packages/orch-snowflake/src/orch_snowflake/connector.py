@@ -15,15 +15,14 @@ Life cycle (the pattern every orch connector follows):
 - a connector pickles by its saved name (a process pool re-loads it from the store, so no
   secret travels through the pipe); an unsaved one pickles by value, without sessions.
 
-snowflake-connector-python is imported only when a session is first opened.
+The machinery (the per-process table, the instance slot, fingerprints, pickling by name)
+is :mod:`orch.resources`. snowflake-connector-python is imported only when a session is
+first opened.
 """
 
 from __future__ import annotations
 
-import atexit
 import contextlib
-import hashlib
-import json
 import os
 import threading
 from collections.abc import Iterator, Sequence
@@ -31,7 +30,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self
 
 from orch import Block
 from orch.redaction import redact
-from orch.secrets import SECRET_TYPES
+from orch.resources import PicklesByName, ProcessResources, ResourceSlot, block_fingerprint
 from pydantic import ConfigDict, Field, PrivateAttr
 
 from orch_snowflake.credentials import SnowflakeCredentials
@@ -64,6 +63,14 @@ _AUTH_WORDS = (
     "user temporarily locked",
     "authentication failed",
 )
+# Snowflake logs in even when the connector's database, schema or warehouse does not
+# exist (or the role can't see it); the first statement that needs one then fails with
+# these words, so the error points at the connector field to check.
+_MISSING_CONTEXT = (
+    ("does not have a current database", "database"),
+    ("does not have a current schema", "schema"),
+    ("no active warehouse", "warehouse"),
+)
 
 
 class _Session:
@@ -86,52 +93,12 @@ class _Session:
                 conn.close()
 
 
-# fingerprint of a connector's content → its sessions, for this process
-_sessions: dict[str, _Session] = {}
-_lock = threading.Lock()
-_atexit_registered = False
+# fingerprint of a connector's content → its sessions, for this process. A forked child
+# just drops the parent's (the default `forget`): logging them out would end the parent's.
+_sessions: ProcessResources[_Session] = ProcessResources("snowflake sessions", close=_Session.close)
 
 
-def _close_all() -> None:
-    with _lock:
-        sessions = list(_sessions.values())
-        _sessions.clear()
-    for session in sessions:
-        session.close()
-
-
-def _register_cleanup() -> None:
-    global _atexit_registered
-    if not _atexit_registered:
-        atexit.register(_close_all)
-        _atexit_registered = True
-
-
-class _Slot:
-    """Where a connector instance keeps its session; never copied or pickled."""
-
-    __slots__ = ("pid", "session")
-
-    def __init__(self) -> None:
-        self.session: _Session | None = None
-        self.pid = 0
-
-    def __copy__(self) -> _Slot:
-        return _Slot()
-
-    def __deepcopy__(self, memo: dict[int, Any]) -> _Slot:
-        return _Slot()
-
-    def __reduce__(self) -> tuple[type[_Slot], tuple[()]]:
-        return (_Slot, ())
-
-
-def _load_saved(name: str) -> SnowflakeConnector:
-    """Unpickling a saved connector: load it again from the store (no secret pickled)."""
-    return SnowflakeConnector.load(name)
-
-
-class SnowflakeConnector(Block):
+class SnowflakeConnector(PicklesByName, Block):
     """A Snowflake session (database, schema, warehouse), shared by every task using it.
 
     The session opens on first use and is reused by all tasks of the process, threads
@@ -181,7 +148,7 @@ class SnowflakeConnector(Block):
         default=2, ge=0, description="Transaction sessions kept open for reuse."
     )
 
-    _slot: _Slot = PrivateAttr(default_factory=_Slot)
+    _slot: ResourceSlot[_Session] = PrivateAttr(default_factory=ResourceSlot)
 
     # --- identity in messages --------------------------------------------------------
     def display_name(self) -> str:
@@ -192,19 +159,7 @@ class SnowflakeConnector(Block):
 
     # --- sessions ------------------------------------------------------------------------
     def _session(self) -> _Session:
-        slot = self._slot
-        session = slot.session
-        if session is not None and slot.pid == os.getpid():
-            return session
-        key = self._fingerprint()
-        with _lock:
-            session = _sessions.get(key)
-            if session is None or session.pid != os.getpid():
-                session = _Session()
-                _sessions[key] = session
-                _register_cleanup()
-        slot.session, slot.pid = session, os.getpid()
-        return session
+        return _sessions.get_or_create(self._fingerprint, _Session, slot=self._slot)
 
     def get_connection(self) -> SnowflakeConnection:
         """The shared session of this connector in this process, opened on first use.
@@ -327,11 +282,15 @@ class SnowflakeConnector(Block):
         error: type[SnowflakeQueryError] = SnowflakeQueryError,
     ) -> SnowflakeQueryError:
         """The error to raise for a failed statement (names block and first line)."""
+        message = sdk_message(exc)
+        for words, field in _MISSING_CONTEXT:
+            if words in message.lower():
+                value = getattr(self, "schema_" if field == "schema" else field)
+                # Unset, or set to one that doesn't exist or the role can't use.
+                message += f" (check {field}={value!r} of {self.display_name()})"
+                break
         return error(
-            redact(
-                f"{task} failed on {self.display_name()}: {first_line(statement)!r}: "
-                f"{sdk_message(exc)}"
-            )
+            redact(f"{task} failed on {self.display_name()}: {first_line(statement)!r}: {message}")
         )
 
     @contextlib.contextmanager
@@ -384,12 +343,8 @@ class SnowflakeConnector(Block):
     # --- life cycle --------------------------------------------------------------------
     def close(self) -> None:
         """Close this connector's sessions in this process; the next use opens a new one."""
-        key = self._fingerprint()
-        with _lock:
-            session = _sessions.pop(key, None)
-        self._slot.session = None
-        if session is not None:
-            session.close()
+        _sessions.close(self._fingerprint())
+        self._slot.clear()
 
     def __enter__(self) -> Self:
         return self
@@ -406,20 +361,11 @@ class SnowflakeConnector(Block):
         super().__setattr__(name, value)
         if name in type(self).model_fields:
             # Changed settings need another session: look it up again on next use.
-            self._slot.session = None
-
-    def __reduce_ex__(self, protocol: Any) -> Any:
-        if self.block_document_name is not None:
-            return (_load_saved, (self.block_document_name,))
-        return super().__reduce_ex__(protocol)
+            self._slot.clear()
 
     def _fingerprint(self) -> str:
-        """A digest of the content: equal connectors share a session, changed ones do not.
-
-        Literal secrets enter only as their SHA-256, references as the reference.
-        """
-        doc = json.dumps(_plain(self), sort_keys=True, default=str)
-        return hashlib.sha256(doc.encode()).hexdigest()
+        """A digest of the content: equal connectors share a session, changed ones do not."""
+        return block_fingerprint(self)
 
 
 class DedicatedSession:
@@ -486,22 +432,3 @@ def sdk_message(exc: BaseException) -> str:
     if errno and str(errno) not in text[:12]:
         text = f"{errno}: {text}"
     return redact(text or type(exc).__name__)
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, Block):
-        return {
-            "$type": value.block_type_slug,
-            **{name: _plain(getattr(value, name)) for name in type(value).model_fields},
-        }
-    if isinstance(value, SECRET_TYPES):
-        if value.reference is not None:
-            return {"$ref": value.reference.ref}
-        raw = value.get_secret_value()
-        data = raw if isinstance(raw, bytes) else json.dumps(raw, sort_keys=True).encode()
-        return {"$sha256": hashlib.sha256(data).hexdigest()}
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return value

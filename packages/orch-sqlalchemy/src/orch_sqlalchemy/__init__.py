@@ -9,7 +9,7 @@ Example:
 
 from __future__ import annotations
 
-from importlib import import_module
+from orch.lazy import lazy_exports
 
 TYPE_CHECKING = False
 
@@ -36,8 +36,6 @@ _EXPORTS = {
 }
 
 if TYPE_CHECKING:
-    from typing import Any
-
     from orch_sqlalchemy.connector import SqlAlchemyConnector as SqlAlchemyConnector
     from orch_sqlalchemy.credentials import DatabaseCredentials as DatabaseCredentials
     from orch_sqlalchemy.errors import SqlAuthenticationError as SqlAuthenticationError
@@ -57,15 +55,4 @@ if TYPE_CHECKING:
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'orch_sqlalchemy' has no attribute {name!r}")
-    value = getattr(import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_EXPORTS))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

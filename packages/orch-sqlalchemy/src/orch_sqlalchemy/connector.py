@@ -10,24 +10,20 @@ Life cycle, the pattern every orch connector follows:
 - a connector pickles by its saved name (a process pool re-loads it from the store, so no
   secret travels through the pipe); an unsaved one pickles by value, without its engine.
 
-SQLAlchemy is imported only when the engine is first needed.
+The machinery (the per-process table, the instance slot, fingerprints, pickling by name)
+is :mod:`orch.resources`. SQLAlchemy is imported only when the engine is first needed.
 """
 
 from __future__ import annotations
 
-import atexit
 import contextlib
-import hashlib
-import json
-import os
-import threading
 import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self
 
 from orch import Block
 from orch.redaction import redact
-from orch.secrets import SECRET_TYPES
+from orch.resources import PicklesByName, ProcessResources, ResourceSlot, block_fingerprint
 from pydantic import Field, PrivateAttr
 
 from orch_sqlalchemy.credentials import DatabaseCredentials
@@ -45,41 +41,24 @@ IsolationLevel = Literal[
 # driver → the extra of this package that installs it
 _EXTRAS = {"postgresql+psycopg": "postgres", "mysql+pymysql": "mysql", "mariadb+pymysql": "mysql"}
 
+
+def _dispose(engine: Engine) -> None:
+    engine.dispose()
+
+
+def _forget(engine: Engine) -> None:
+    # A forked child must not use the parent's pooled sockets: drop them without closing
+    # (closing would end the parent's sessions too), as SQLAlchemy's docs advise.
+    engine.dispose(close=False)
+
+
 # fingerprint of a connector's content → its engine, for this process
-_engines: dict[str, Engine] = {}
-_lock = threading.Lock()
-_atexit_registered = False
+_engines: ProcessResources[Engine] = ProcessResources(
+    "sqlalchemy engines", close=_dispose, forget=_forget
+)
 
 
-class _EngineSlot:
-    """Where a connector instance keeps the engine it got; never copied or pickled.
-
-    A copy or an unpickled connector starts with an empty slot and finds (or creates) the
-    engine of its process through the process-wide table.
-    """
-
-    __slots__ = ("engine", "pid")
-
-    def __init__(self) -> None:
-        self.engine: Engine | None = None
-        self.pid = 0
-
-    def __copy__(self) -> _EngineSlot:
-        return _EngineSlot()
-
-    def __deepcopy__(self, memo: dict[int, Any]) -> _EngineSlot:
-        return _EngineSlot()
-
-    def __reduce__(self) -> tuple[type[_EngineSlot], tuple[()]]:
-        return (_EngineSlot, ())
-
-
-def _load_saved(name: str) -> SqlAlchemyConnector:
-    """Unpickling a saved connector: load it again from the store (no secret pickled)."""
-    return SqlAlchemyConnector.load(name)
-
-
-class SqlAlchemyConnector(Block):
+class SqlAlchemyConnector(PicklesByName, Block):
     """A database connection pool, shared by every task that uses this block.
 
     The engine is created on first use and reused by all tasks of the process (threads
@@ -134,7 +113,7 @@ class SqlAlchemyConnector(Block):
         default=0.5, ge=0, description="First retry delay in seconds; doubles each retry."
     )
 
-    _slot: _EngineSlot = PrivateAttr(default_factory=_EngineSlot)
+    _slot: ResourceSlot[Engine] = PrivateAttr(default_factory=ResourceSlot)
 
     # --- identity in messages --------------------------------------------------------
     def display_name(self) -> str:
@@ -146,19 +125,7 @@ class SqlAlchemyConnector(Block):
     # --- the engine --------------------------------------------------------------------
     def get_engine(self) -> Engine:
         """The engine of this connector in this process, created on first use."""
-        slot = self._slot
-        engine = slot.engine
-        if engine is not None and slot.pid == os.getpid():
-            return engine
-        key = self._fingerprint()
-        with _lock:
-            engine = _engines.get(key)
-            if engine is None:
-                engine = self._create_engine()
-                _engines[key] = engine
-                _register_cleanup()
-        slot.engine, slot.pid = engine, os.getpid()
-        return engine
+        return _engines.get_or_create(self._fingerprint, self._create_engine, slot=self._slot)
 
     def _create_engine(self) -> Engine:
         from sqlalchemy import create_engine
@@ -187,18 +154,14 @@ class SqlAlchemyConnector(Block):
             ) from exc
 
     def _fingerprint(self) -> str:
-        """A digest of the content: equal connectors share an engine, changed ones do not.
-
-        Literal secrets enter only as their SHA-256, references as the reference.
-        """
-        doc = json.dumps(_plain(self), sort_keys=True, default=str)
-        return hashlib.sha256(doc.encode()).hexdigest()
+        """A digest of the content: equal connectors share an engine, changed ones do not."""
+        return block_fingerprint(self)
 
     def __setattr__(self, name: str, value: Any) -> None:
         super().__setattr__(name, value)
         if name in type(self).model_fields:
             # Changed settings need another engine: look it up again on next use.
-            self._slot.engine = None
+            self._slot.clear()
 
     # --- connections -------------------------------------------------------------------
     @contextlib.contextmanager
@@ -278,12 +241,8 @@ class SqlAlchemyConnector(Block):
 
         The next task that uses the connector opens a new engine.
         """
-        key = self._fingerprint()
-        with _lock:
-            engine = _engines.pop(key, None)
-        self._slot.engine = None
-        if engine is not None:
-            engine.dispose()
+        _engines.close(self._fingerprint())
+        self._slot.clear()
 
     def __enter__(self) -> Self:
         return self
@@ -295,30 +254,6 @@ class SqlAlchemyConnector(Block):
         tb: TracebackType | None,
     ) -> None:
         self.dispose()
-
-    def __reduce_ex__(self, protocol: Any) -> Any:
-        if self.block_document_name is not None:
-            return (_load_saved, (self.block_document_name,))
-        return super().__reduce_ex__(protocol)
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, Block):
-        return {
-            "$type": value.block_type_slug,
-            **{name: _plain(getattr(value, name)) for name in type(value).model_fields},
-        }
-    if isinstance(value, SECRET_TYPES):
-        if value.reference is not None:
-            return {"$ref": value.reference.ref}
-        raw = value.get_secret_value()
-        data = raw if isinstance(raw, bytes) else json.dumps(raw, sort_keys=True).encode()
-        return {"$sha256": hashlib.sha256(data).hexdigest()}
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return value
 
 
 def _driver_message(exc: BaseException) -> str:
@@ -363,35 +298,3 @@ def _classify_connect_error(exc: BaseException) -> str:
     if 'role "' in text and "does not exist" in text:
         return "auth"
     return "other"
-
-
-def _dispose_all() -> None:
-    with _lock:
-        engines = list(_engines.values())
-        _engines.clear()
-    for engine in engines:
-        with contextlib.suppress(Exception):
-            engine.dispose()
-
-
-def _forget_in_child() -> None:
-    # A forked child must not use the parent's pooled sockets: drop them without closing
-    # (closing would end the parent's sessions too), as SQLAlchemy's docs advise. The lock
-    # may have been held by another thread of the parent at fork time: take a new one.
-    global _lock
-    _lock = threading.Lock()
-    for engine in list(_engines.values()):
-        with contextlib.suppress(Exception):
-            engine.dispose(close=False)
-    _engines.clear()
-
-
-def _register_cleanup() -> None:
-    global _atexit_registered
-    if not _atexit_registered:
-        _atexit_registered = True
-        atexit.register(_dispose_all)
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_in_child)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import importlib
-import logging
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from itertools import islice
@@ -22,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from orch import task
 from orch.redaction import redact
 
+from orch_sqlalchemy._progress import RowProgress
 from orch_sqlalchemy.connector import SqlAlchemyConnector, _driver_message
 from orch_sqlalchemy.errors import SqlError, SqlLoadError, SqlStatementError
 
@@ -29,8 +29,6 @@ if TYPE_CHECKING:
     from sqlalchemy import Table
     from sqlalchemy.engine import Connection
     from sqlalchemy.sql import Executable
-
-logger = logging.getLogger("orch_sqlalchemy")
 
 Row = tuple[Any, ...]
 Parameters = Mapping[str, Any]
@@ -100,6 +98,24 @@ def _executable(statement: str | Executable) -> Executable:
     return text(statement) if isinstance(statement, str) else statement
 
 
+def _params(task_name: str, parameters: Parameters | None) -> dict[str, Any]:
+    """The bound values of a statement as a dict; anything else is a clear error (a list
+    would otherwise fail deep in the driver with a message about sequences)."""
+    if parameters is None:
+        return {}
+    if isinstance(parameters, Mapping):
+        return dict(parameters)
+    hint = (
+        "; to run the statement once per parameter set, use sql_execute_many"
+        if isinstance(parameters, list | tuple) and task_name != "sql_execute_many"
+        else ""
+    )
+    raise TypeError(
+        f"{task_name}: parameters must be a mapping of the statement's :name placeholders "
+        f"to values, like {{'id': 1}}, got a {type(parameters).__name__}{hint}"
+    )
+
+
 def _tuples(rows: Iterable[Any]) -> list[Row]:
     return [tuple(r) for r in rows]
 
@@ -123,8 +139,9 @@ def sql_execute(
         db = SqlAlchemyConnector.load("analytics")
         n = sql_execute(db, "DELETE FROM events WHERE day < :day", {"day": "2024-01-01"})
     """
+    values = _params("sql_execute", parameters)
     with _wrapped("sql_execute", connector, statement), connector.begin() as conn:
-        result = conn.execute(_executable(statement), dict(parameters or {}))
+        result = conn.execute(_executable(statement), values)
         return int(result.rowcount)
 
 
@@ -149,16 +166,23 @@ def sql_execute_many(
             [{"id": 1, "plan": "pro"}, {"id": 2, "plan": "free"}],
         )
     """
+    name = "sql_execute_many"
+    if chunk_size < 1:
+        raise ValueError(f"{name}: chunk_size must be at least 1, got {chunk_size}")
     executable = _executable(statement)
-    total, known = 0, True
-    with _wrapped("sql_execute_many", connector, statement), connector.begin() as conn:
+    total, known, sent = 0, True, 0
+    progress = RowProgress(name, "of parameters sent")
+    with _wrapped(name, connector, statement), connector.begin() as conn:
         it = iter(seq_of_parameters)
-        while chunk := [dict(p) for p in islice(it, chunk_size)]:
+        while chunk := [_params(name, p) for p in islice(it, chunk_size)]:
             count = conn.execute(executable, chunk).rowcount
             if count is None or count < 0:
                 known = False
             else:
                 total += count
+            sent += len(chunk)
+            progress.update(sent)
+    progress.done(sent)
     return total if known else -1
 
 
@@ -209,8 +233,9 @@ def sql_fetch_one(
         db = SqlAlchemyConnector.load("analytics")
         (count,) = sql_fetch_one(db, "SELECT count(*) FROM orders WHERE day = :d", {"d": day})
     """
+    values = _params("sql_fetch_one", parameters)
     with _wrapped("sql_fetch_one", connector, statement), connector.begin() as conn:
-        row = conn.execute(_executable(statement), dict(parameters or {})).first()
+        row = conn.execute(_executable(statement), values).first()
     if row is None:
         return None
     return dict(row._mapping) if as_dict else tuple(row)
@@ -232,8 +257,9 @@ def sql_fetch_all(
         db = SqlAlchemyConnector.load("analytics")
         rows = sql_fetch_all(db, "SELECT id, name FROM users WHERE plan = :p", {"p": "pro"})
     """
+    values = _params("sql_fetch_all", parameters)
     with _wrapped("sql_fetch_all", connector, statement), connector.begin() as conn:
-        result = conn.execute(_executable(statement), dict(parameters or {}))
+        result = conn.execute(_executable(statement), values)
         return _dicts(result) if as_dict else _tuples(result)
 
 
@@ -249,8 +275,10 @@ def sql_fetch_many(
     ``fetch_size``), holding about one batch in memory.
 
     PostgreSQL (psycopg) and MySQL/MariaDB (PyMySQL) use a server-side cursor; SQLite
-    reads its file as the batches are consumed. The connection is held until the
-    iterator is exhausted or closed, so consume it, or close it with ``it.close()``.
+    reads its file as the batches are consumed. The statement runs when the task is
+    called, so its errors are the task's (retried, recorded in the run history); the
+    connection is then held until the iterator is exhausted or closed, so consume it, or
+    close it with ``it.close()``.
 
     Example:
         from orch_sqlalchemy import SqlAlchemyConnector, sql_fetch_many
@@ -259,10 +287,15 @@ def sql_fetch_many(
         for batch in sql_fetch_many(db, "SELECT * FROM events", size=10_000):
             handle(batch)   # a list of up to 10,000 tuples
     """
-    batch = size or connector.fetch_size
+    batch = size if size is not None else connector.fetch_size
     if batch < 1:
         raise ValueError(f"sql_fetch_many: size must be at least 1, got {batch}")
-    return _stream(connector, statement, dict(parameters or {}), batch, as_dict)
+    values = _params("sql_fetch_many", parameters)
+    stream = _stream(connector, statement, values, batch, as_dict)
+    # Run the statement now, inside the task: a missing table or a refused connection is
+    # this task's error, not one raised later wherever the batches are consumed.
+    pass
+    return stream
 
 
 def _stream(
@@ -272,6 +305,8 @@ def _stream(
     size: int,
     as_dict: bool,
 ) -> Iterator[Any]:
+    """Yields ``None`` once the statement has run (``sql_fetch_many`` consumes it), then
+    the batches."""
     convert: Callable[[Iterable[Any]], list[Any]] = _dicts if as_dict else _tuples
     with _wrapped("sql_fetch_many", connector, statement), connector.connect() as conn:
         if isinstance(statement, str) and conn.dialect.driver == "psycopg":
@@ -281,6 +316,7 @@ def _stream(
         with streaming.begin():
             result = streaming.execute(_executable(statement), parameters)
             try:
+                yield None
                 for part in result.partitions(size):
                     yield convert(part)
             finally:
@@ -305,6 +341,7 @@ def _stream_psycopg(
     with conn.begin(), driver_conn.cursor(name=f"orch_fetch_{uuid.uuid4().hex}") as cursor:
         cursor.itersize = size
         cursor.execute(str(compiled), params)
+        yield None
         names: list[str] | None = None
         while batch := cursor.fetchmany(size):
             if as_dict:
@@ -334,8 +371,9 @@ def sql_query_to_dataframe(
         raise SqlError(
             "sql_query_to_dataframe needs pandas: pip install 'orch-sqlalchemy[pandas]'"
         ) from None
+    values = _params("sql_query_to_dataframe", parameters)
     with _wrapped("sql_query_to_dataframe", connector, statement), connector.begin() as conn:
-        return pd.read_sql_query(_executable(statement), conn, params=dict(parameters or {}))
+        return pd.read_sql_query(_executable(statement), conn, params=values)
 
 
 # --- loading --------------------------------------------------------------------------------
@@ -414,7 +452,11 @@ def _chain(first: Any, rest: Iterator[Any]) -> Iterator[Any]:
 
 
 def _reflect(
-    conn: Connection, table: str, schema: str | None, task_name: str, connector: Any
+    conn: Connection,
+    table: str,
+    schema: str | None,
+    task_name: str,
+    connector: SqlAlchemyConnector,
 ) -> Table:
     from sqlalchemy import Column, MetaData, Table, inspect
     from sqlalchemy.exc import NoSuchTableError
@@ -475,13 +517,16 @@ def sql_load_rows(
         tbl = _reflect(conn, table, schema, name, connector)
         cols = cols if cols is not None else [c.name for c in tbl.columns]
         _check_columns(tbl, cols, name)
+        progress = RowProgress(name, f"into {tbl.name}")
         if conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg":
             copy_sql = _copy_statement(conn, tbl, cols)
             with _wrapped(name, connector, copy_sql, SqlLoadError):
-                count = _copy(conn, copy_sql, data)
+                count = _copy(conn, copy_sql, data, chunk_size, progress)
         else:
             with _wrapped(name, connector, f"INSERT INTO {tbl.name}", SqlLoadError):
-                count = _insert_chunks(conn, tbl.insert(), cols, data, chunk_size, tbl.name)
+                count = _insert_chunks(conn, tbl.insert(), cols, data, chunk_size, progress)
+    # After the commit: a closing line says the rows are in.
+    progress.done(count)
     return count
 
 
@@ -490,14 +535,23 @@ def _copy_statement(conn: Connection, tbl: Table, cols: Sequence[str]) -> str:
     return f"COPY {quote.format_table(tbl)} ({', '.join(quote.quote(c) for c in cols)}) FROM STDIN"
 
 
-def _copy(conn: Connection, statement: str, data: Iterator[Row]) -> int:
+def _copy(
+    conn: Connection, statement: str, data: Iterator[Row], chunk_size: int, progress: RowProgress
+) -> int:
     count = 0
     driver_conn: Any = conn.connection.driver_connection
     with driver_conn.cursor() as cursor, cursor.copy(statement) as copy:
         write = copy.write_row
-        for count, row in enumerate(data, 1):  # noqa: B007 - the last count is the total
-            write(row)
-    return count
+        # One COPY for everything; ``chunk_size`` only spaces the progress checks, so the
+        # per-row loop stays as tight as the raw driver's.
+        while True:
+            n = 0
+            for n, row in enumerate(islice(data, chunk_size), 1):  # noqa: B007 - n: the count
+                write(row)
+            count += n
+            if n < chunk_size:
+                return count
+            progress.update(count)
 
 
 def _insert_chunks(
@@ -506,13 +560,13 @@ def _insert_chunks(
     cols: Sequence[str],
     data: Iterator[Row],
     chunk_size: int,
-    table: str,
+    progress: RowProgress,
 ) -> int:
     count = 0
     while chunk := [dict(zip(cols, row, strict=True)) for row in islice(data, chunk_size)]:
         conn.execute(statement, chunk)
         count += len(chunk)
-        logger.debug("loaded %d rows into %s", count, table)
+        progress.update(count)
     return count
 
 
@@ -562,6 +616,7 @@ def sql_upsert(
         statement = _upsert_statement(conn, tbl, key_columns, updates, name)
         key_of = itemgetter(*[cols.index(k) for k in key_columns])
         count = 0
+        progress = RowProgress(name, f"upserted into {tbl.name}")
         with _wrapped(name, connector, f"INSERT INTO {tbl.name} … (upsert)", SqlLoadError):
             while chunk := list(islice(data, chunk_size)):
                 # One multi-row statement may not touch a key twice (PostgreSQL refuses):
@@ -569,6 +624,8 @@ def sql_upsert(
                 latest = {key_of(row): row for row in chunk}
                 conn.execute(statement, [dict(zip(cols, r, strict=True)) for r in latest.values()])
                 count += len(chunk)
+                progress.update(count)
+    progress.done(count)
     return count
 
 

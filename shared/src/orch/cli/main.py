@@ -44,6 +44,12 @@ def main(argv: list[str] | None = None) -> None:
         from orch.redaction import redact
 
         detail = str(exc) if isinstance(exc, OrchError) else f"{type(exc).__name__}: {exc}"
+        # One line, as promised: a message listing several problems (one per line, e.g.
+        # every bad field of a block) is joined with "; ".
+        lines = [line.strip() for line in detail.splitlines() if line.strip()]
+        if len(lines) > 1 and lines[0].endswith(":"):
+            lines = [f"{lines[0]} {lines[1]}", *lines[2:]]
+        detail = "; ".join(lines)
         sys.stderr.write(f"error: {redact(detail)}\n")
         if not isinstance(exc, OrchError):
             sys.stderr.write("(run with --debug for the traceback)\n")

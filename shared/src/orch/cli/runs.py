@@ -74,20 +74,60 @@ def ls(
     )
 
 
+def _no_run(run_id: str) -> None:
+    fail(f"no flow run or task run with id {run_id!r} (see `orch runs ls`)")
+
+
+def _show_task_run(task_run: dict[str, Any], as_json: bool) -> None:
+    from orch.redaction import redact
+
+    if as_json:
+        emit_json({"kind": "task_run", **_jsonable(task_run)})
+        return
+    flow_line = (
+        f"{task_run['flow_run_id']}  ({task_run['flow_run_name']})"
+        if task_run["flow_run_id"]
+        else "none (called outside a flow)"
+    )
+    lines = [
+        f"task run   {task_run['id']}  ({task_run['name']})",
+        f"task       {task_run['task_name']}",
+        f"flow run   {flow_line}",
+        f"state      {task_run['state']}  (attempts: {task_run['attempts']})",
+        f"started    {_when(task_run['started'])}   "
+        f"duration {_duration(task_run['started'], task_run['ended'])}",
+    ]
+    if task_run["parameters_digest"]:
+        lines.append(f"parameters digest {task_run['parameters_digest']}")
+    if task_run["cache_key"]:
+        lines.append(f"cache key  {task_run['cache_key']}")
+    if task_run["tags"]:
+        lines.append("tags       " + ", ".join(task_run["tags"]))
+    if task_run["error"]:
+        lines.append(f"error      {task_run['error']}")
+    typer.echo(redact("\n".join(lines)))
+
+
 @app.command("show")
 def show(
-    run_id: Annotated[str, typer.Argument(help="A flow run id (or a unique prefix).")],
+    run_id: Annotated[
+        str, typer.Argument(help="A flow run id or a task run id (or a unique prefix).")
+    ],
     as_json: JsonOpt = False,
 ) -> None:
-    """Show one flow run and its task runs."""
+    """Show one flow run and its task runs, or one task run."""
     from orch import history
 
     run = history.get_flow_run(run_id)
     if run is None:
-        fail(f"no flow run with id {run_id!r} (see `orch runs ls`)")
+        task_run = history.get_task_run(run_id)
+        if task_run is None:
+            _no_run(run_id)
+            return
+        _show_task_run(task_run, as_json)
         return
     if as_json:
-        out = _jsonable(run)
+        out = {"kind": "flow_run", **_jsonable(run)}
         out["task_runs"] = [_jsonable(t) for t in run["task_runs"]]
         emit_json(out)
         return
@@ -127,26 +167,37 @@ def show(
 
 @app.command("logs")
 def logs(
-    run_id: Annotated[str, typer.Argument(help="A flow run id (or a unique prefix).")],
+    run_id: Annotated[
+        str, typer.Argument(help="A flow run id or a task run id (or a unique prefix).")
+    ],
     as_json: JsonOpt = False,
 ) -> None:
-    """Print the log lines of a flow run and its task runs."""
+    """Print the log lines of a flow run and its task runs, or of one task run."""
     from orch import history
     from orch.redaction import redact
 
     run = history.get_flow_run(run_id)
-    if run is None:
-        fail(f"no flow run with id {run_id!r} (see `orch runs ls`)")
-        return
-    records = history.get_logs(run["id"])
+    if run is not None:
+        records = history.get_logs(run["id"])
+        names = {t["id"]: t["name"] for t in run["task_runs"]}
+        flow_name = run["name"]
+    else:
+        task_run = history.get_task_run(run_id)
+        if task_run is None:
+            _no_run(run_id)
+            return
+        records = history.get_logs(task_run_id=task_run["id"])
+        names = {task_run["id"]: task_run["name"]}
+        flow_name = task_run["flow_run_name"]
     if as_json:
         emit_json([{**r, "ts": _iso(r["ts"])} for r in records])
         return
-    names = {t["id"]: t["name"] for t in run["task_runs"]}
     for r in records:
-        who = f"Task run {names.get(r['task_run_id'], r['task_run_id'])!r}" if r[
-            "task_run_id"
-        ] else f"Flow run {run['name']!r}"
+        who = (
+            f"Task run {names.get(r['task_run_id'], r['task_run_id'])!r}"
+            if r["task_run_id"]
+            else f"Flow run {flow_name!r}"
+        )
         typer.echo(redact(f"{_when(r['ts'])} | {r['level']:<7} | {who} - {r['message']}"))
 
 

@@ -1,0 +1,56 @@
+"""Lazy exports for a package's ``__init__``: names load with their module on first use.
+
+So that ``import orch_x`` (and listing block types) never pays for the SDK: each public
+name is looked up in its defining module only when someone reads it. For type checkers
+and IDEs, the package also imports every name under ``if TYPE_CHECKING:``.
+
+Example:
+    from orch.lazy import lazy_exports
+
+    TYPE_CHECKING = False
+    if TYPE_CHECKING:
+        from orch_x.connector import XConnector as XConnector
+
+    _EXPORTS = {"XConnector": "orch_x.connector"}
+    __all__ = sorted(_EXPORTS)
+    __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+"""
+
+from __future__ import annotations
+
+import sys
+from importlib import import_module
+
+# Not `from typing import TYPE_CHECKING`: `import orch` must not pay for `typing`.
+TYPE_CHECKING = False
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+    from typing import Any
+
+
+def lazy_exports(
+    module_name: str, exports: Mapping[str, str]
+) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
+    """``(__getattr__, __dir__)`` for module ``module_name``, given public name → module.
+
+    A name is imported from its module on first access, then kept in the package's
+    globals (later reads cost nothing). An unknown name raises ``AttributeError`` as for
+    any module.
+
+    Example:
+        __getattr__, __dir__ = lazy_exports(__name__, {"XConnector": "orch_x.connector"})
+    """
+
+    def __getattr__(name: str) -> Any:
+        target = exports.get(name)
+        if target is None:
+            raise AttributeError(f"module {module_name!r} has no attribute {name!r}")
+        value = getattr(import_module(target), name)
+        setattr(sys.modules[module_name], name, value)
+        return value
+
+    def __dir__() -> list[str]:
+        return sorted(set(vars(sys.modules[module_name])) | set(exports))
+
+    return __getattr__, __dir__
