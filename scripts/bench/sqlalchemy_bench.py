@@ -148,16 +148,28 @@ def run(args: Any, url: str) -> None:
 
     # Leave N rows in the table for the streaming figures.
     timed(raw_copy)
-    reader = {}
-    for mode in ("raw", "orch"):
-        out = subprocess.run(
-            [sys.executable, "-c", READER, mode, url, str(args.fetch_size)],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        reader[mode] = json.loads(out.stdout.strip().splitlines()[-1])
-        assert reader[mode]["rows"] == args.rows, reader[mode]
+    # Interleaved and repeated like the loads: one run each swings by +-30% on a shared
+    # machine. The median time is kept, with the largest peak RSS seen.
+    runs: dict[str, list[dict[str, float]]] = {"raw": [], "orch": []}
+    for _ in range(args.repeat):
+        for mode in ("raw", "orch"):
+            out = subprocess.run(
+                [sys.executable, "-c", READER, mode, url, str(args.fetch_size)],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            result = json.loads(out.stdout.strip().splitlines()[-1])
+            assert result["rows"] == args.rows, result
+            runs[mode].append(result)
+    reader = {
+        mode: {
+            "rows": args.rows,
+            "seconds": statistics.median(r["seconds"] for r in results),
+            "rss_mb": max(r["rss_mb"] for r in results),
+        }
+        for mode, results in runs.items()
+    }
     db.dispose()
 
     n, pn = args.rows, len(frame)
@@ -180,7 +192,10 @@ def run(args: Any, url: str) -> None:
         f".fn {raw_s / fn_s:.2f}x"
     )
     print()
-    print(f"Streaming {n:,} rows back, batches of {args.fetch_size:,}, each in a fresh process")
+    print(
+        f"Streaming {n:,} rows back, batches of {args.fetch_size:,}, each in a fresh process; "
+        f"median of {args.repeat}"
+    )
     head = f"{'method':44} {'rows/s':>12} {'vs raw':>8} {'peak RSS':>10}"
     print(head)
     print("-" * len(head))

@@ -70,3 +70,21 @@ def count_calls(client: Any, operation: str) -> Iterator[list[int]]:
         yield calls
     finally:
         client.meta.events.unregister(event, handler)
+
+
+@pytest.fixture(scope="session")
+def iam_nobody(moto_iam_server: str) -> dict[str, str]:
+    """Keys of an IAM user with no policy on the IAM-enforcing moto server (created once:
+    the server answers only its first 2 requests without authentication)."""
+    import boto3
+
+    iam = boto3.client(
+        "iam",
+        aws_access_key_id="admin",
+        aws_secret_access_key="admin-secret",
+        region_name=REGION,
+        endpoint_url=moto_iam_server,
+    )
+    iam.create_user(UserName="nobody")
+    key = iam.create_access_key(UserName="nobody")["AccessKey"]
+    return {"AccessKeyId": key["AccessKeyId"], "SecretAccessKey": key["SecretAccessKey"]}

@@ -195,3 +195,21 @@ def test_assume_role_from_a_profile(
     sts_keys = session._orch_sts_client._request_signer._credentials.get_frozen_credentials()
     assert sts_keys.access_key == "base-key"  # STS was asked with the profile's keys
     assert _frozen(session).access_key not in ("base-key", "testing")
+
+
+def test_temporary_keys_with_a_session_token(creds: AwsCredentials) -> None:
+    temporary = creds.get_client("sts").get_session_token(DurationSeconds=900)["Credentials"]
+    with_token = AwsCredentials(
+        aws_access_key_id=temporary["AccessKeyId"],
+        aws_secret_access_key=temporary["SecretAccessKey"],
+        aws_session_token=temporary["SessionToken"],
+        region_name=REGION,
+        endpoint_url=creds.endpoint_url,
+    )
+    assert temporary["SessionToken"] not in repr(with_token)
+    frozen = _frozen(with_token.get_boto3_session())
+    assert (frozen.access_key, frozen.token) == (
+        temporary["AccessKeyId"],
+        temporary["SessionToken"],
+    )
+    with_token.get_client("s3").list_buckets()

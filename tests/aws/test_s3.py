@@ -135,8 +135,54 @@ def test_a_failed_download_leaves_nothing(bucket: S3Bucket, tmp_path: Path) -> N
         s3_download(bucket, "missing.bin", target)
     assert "data/missing.bin" in str(info.value)
     assert bucket.bucket_name in str(info.value)
-    assert not target.exists()
-    assert list((tmp_path / "out").iterdir()) == []
+    assert not (tmp_path / "out").exists()  # the object was asked for before any folder
+
+
+def test_a_prefix_download_failing_midway_leaves_nothing(bucket: S3Bucket, tmp_path: Path) -> None:
+    for i in range(3):
+        _put(bucket, f"data/batch/{i}.csv", b"row")
+    client = bucket.get_client()
+
+    def vanish(**_: object) -> None:  # listed, then gone before it is fetched
+        client.delete_object(Bucket=bucket.bucket_name, Key="data/batch/1.csv")
+
+    client.meta.events.register("after-call.s3.ListObjectsV2", vanish)
+    try:
+        with pytest.raises(S3NotFoundError, match=r"data/batch/1\.csv"):
+            s3_download(bucket, "batch/", tmp_path / "out")
+    finally:
+        client.meta.events.unregister("after-call.s3.ListObjectsV2", vanish)
+    # not even 0.csv, which did arrive: no temporary file either
+    assert list((tmp_path / "out").rglob("*")) == []
+
+
+def test_downloads_ask_for_each_object_once_and_guard_with_its_etag(
+    bucket: S3Bucket, tmp_path: Path
+) -> None:
+    data = os.urandom(11 * MiB)
+    s3_upload(bucket, data, "big.bin", part_size=5 * MiB)
+    s3_upload(bucket, b"a", "dir/a")
+    s3_upload(bucket, b"b", "dir/b")
+    client = bucket.get_client()
+    etag = client.head_object(Bucket=bucket.bucket_name, Key="data/big.bin")["ETag"]
+    if_match: list[object] = []
+
+    def record(params: dict[str, object], **_: object) -> None:
+        if_match.append(params.get("IfMatch"))
+
+    client.meta.events.register("provide-client-params.s3.GetObject", record)
+    try:
+        with count_calls(client, "HeadObject") as heads:
+            out = s3_download(bucket, "big.bin", tmp_path / "big.bin", part_size=5 * MiB)
+            assert len(heads) == 1  # as many as boto3's download_file makes
+            s3_download(bucket, "dir/", tmp_path / "dir")
+            assert len(heads) == 1  # the listing told the sizes and ETags
+    finally:
+        client.meta.events.unregister("provide-client-params.s3.GetObject", record)
+    assert out.read_bytes() == data
+    assert (tmp_path / "dir" / "b").read_bytes() == b"b"
+    # the three ranged GETs of big.bin were conditional on the ETag (no torn download)
+    assert if_match[:3] == [etag] * 3
 
 
 def test_a_key_escaping_the_target_directory_is_refused(bucket: S3Bucket, tmp_path: Path) -> None:
@@ -160,6 +206,12 @@ def test_progress_is_logged_when_not_on_a_terminal(
     assert any("starting" in m for m in messages)
     assert any("100%" in m or "done" in m for m in messages)
     assert len(messages) <= 6  # quarters and the end, never one line per part
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="orch_aws.s3"):
+        assert len(s3_download(bucket, "p.bin", part_size=5 * MiB)) == 11 * MiB
+    messages = [r.getMessage() for r in caplog.records if r.name == "orch_aws.s3"]
+    assert any("starting (11.0 MiB)" in m for m in messages)  # the size is known up front
+    assert any("done, 11.0 MiB" in m for m in messages)
     caplog.clear()
     with caplog.at_level(logging.INFO, logger="orch_aws.s3"):
         s3_upload(bucket, b"quiet", "q.bin", progress=False)
@@ -247,16 +299,10 @@ def test_missing_bucket_names_the_bucket_and_the_block(creds: AwsCredentials) ->
         list(s3_list(missing))
 
 
-def test_access_denied_names_the_object_never_the_keys(moto_iam_server: str) -> None:
-    admin = AwsCredentials(
-        aws_access_key_id="admin",
-        aws_secret_access_key="admin-secret",
-        region_name=REGION,
-        endpoint_url=moto_iam_server,
-    )
-    iam = admin.get_client("iam")
-    iam.create_user(UserName="nobody")
-    key = iam.create_access_key(UserName="nobody")["AccessKey"]
+def test_access_denied_names_the_object_never_the_keys(
+    moto_iam_server: str, iam_nobody: dict[str, str]
+) -> None:
+    key = iam_nobody
     nobody = AwsCredentials(
         aws_access_key_id=key["AccessKeyId"],
         aws_secret_access_key=key["SecretAccessKey"],
@@ -264,9 +310,7 @@ def test_access_denied_names_the_object_never_the_keys(moto_iam_server: str) -> 
         endpoint_url=moto_iam_server,
     )
     nobody.save("nobody")
-    S3Bucket(bucket_name="locked-bucket", credentials=AwsCredentials.load("nobody")).save(
-        "locked"
-    )
+    S3Bucket(bucket_name="locked-bucket", credentials=AwsCredentials.load("nobody")).save("locked")
     bucket = S3Bucket.load("locked")
     for call in (
         lambda: s3_upload(bucket, b"x", "secret.txt"),
@@ -416,6 +460,9 @@ def test_a_target_ending_in_a_slash_is_a_directory(bucket: S3Bucket, tmp_path: P
     out = s3_download(bucket, "2024/orders.csv", f"{tmp_path}/new-folder/")
     assert out == (tmp_path / "new-folder" / "orders.csv").resolve()
     assert out.read_bytes() == b"rows"
+    with pytest.raises(S3NotFoundError):
+        s3_download(bucket, "2024/absent.csv", f"{tmp_path}/other-folder/")
+    assert not (tmp_path / "other-folder").exists()
 
 
 def test_a_copy_to_a_missing_bucket_names_the_destination(

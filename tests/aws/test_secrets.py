@@ -261,3 +261,50 @@ def test_parameters_after_the_key_are_refused_with_the_right_order(
         SecretRef(f"aws-sm://{name}#password?version_stage=AWSCURRENT").resolve()
     assert f"aws-sm://{name}?version_stage=AWSCURRENT#password" in str(info.value)
     assert SecretRef(f"aws-sm://{name}?version_stage=AWSCURRENT#password").resolve() == "pw"
+
+
+def test_a_credentials_block_that_is_not_saved_names_the_setting(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("ORCH_AWS_CREDENTIALS_BLOCK", "never-saved")
+    with pytest.raises(SecretReferenceError) as info:
+        SecretRef("aws-sm://prod/db#password").resolve()
+    message = str(info.value)
+    assert "aws-sm://prod/db#password" in message
+    assert "ORCH_AWS_CREDENTIALS_BLOCK is 'never-saved'" in message
+    assert "default chain" in message
+
+
+def test_access_denied_names_the_secret_and_block_never_the_keys(
+    moto_iam_server: str, iam_nobody: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from orch_aws.errors import AwsSecretError
+
+    AwsCredentials(
+        aws_access_key_id=iam_nobody["AccessKeyId"],
+        aws_secret_access_key=iam_nobody["SecretAccessKey"],
+        region_name="us-east-1",
+        endpoint_url=moto_iam_server,
+    ).save("nobody-sm")
+    nobody = AwsCredentials.load("nobody-sm")
+    for call in (
+        lambda: read_secret(nobody, "prod/locked"),
+        lambda: create_secret(nobody, "prod/locked", "v"),
+        lambda: update_secret(nobody, "prod/locked", "v"),
+        lambda: delete_secret(nobody, "prod/locked", force=True),
+    ):
+        with pytest.raises(AwsSecretError) as info:
+            call()
+        message = str(info.value)
+        assert "access denied to secret 'prod/locked'" in message
+        assert "aws-credentials/nobody-sm" in message
+        assert iam_nobody["AccessKeyId"] not in message
+        assert iam_nobody["SecretAccessKey"] not in message
+        assert info.value.__cause__ is not None
+    # and through the resolver: the reference is named, the keys are not
+    monkeypatch.setenv("ORCH_AWS_CREDENTIALS_BLOCK", "nobody-sm")
+    with pytest.raises(SecretReferenceError) as ref_info:
+        SecretRef("aws-sm://prod/locked#password").resolve()
+    assert "aws-sm://prod/locked#password" in str(ref_info.value)
+    assert "access denied" in str(ref_info.value)
+    assert iam_nobody["AccessKeyId"] not in str(ref_info.value)

@@ -47,9 +47,8 @@ def _credentials(ref: SecretRef) -> AwsCredentials:
         credentials = AwsCredentials.load(name)
     except BlockNotFoundError as exc:
         raise SecretReferenceError(
-            f"secret reference {ref}: {CREDENTIALS_ENV} names the AwsCredentials block "
-            f"{name!r}, which is not saved ({exc}); save it, or unset {CREDENTIALS_ENV} to use "
-            "boto3's default chain"
+            f"secret reference {ref}: {CREDENTIALS_ENV} is {name!r}, but {exc}; save that "
+            f"AwsCredentials block, or unset {CREDENTIALS_ENV} to use boto3's default chain"
         ) from exc
     for field in type(credentials).model_fields:
         inner = getattr(getattr(credentials, field), "reference", None)

@@ -55,12 +55,70 @@ def _manager(bucket: S3Bucket, part_size: int, max_concurrency: int) -> Any:
     )
 
 
-def _subscribers(progress: Progress) -> list[Any]:
+def _client(bucket: S3Bucket, action: str) -> Any:
+    """The bucket's cached client; one that cannot be built (a missing profile, say) is an
+    error naming the bucket and its block, like any failed call."""
+    try:
+        return bucket.get_client()
+    except aws_errors() as exc:
+        raise s3_error(exc, action=action, bucket=bucket, bucket_name=bucket.bucket_name) from exc
+
+
+class _KnownObject:
+    """An s3transfer subscriber that hands over an object's size and ETag, already known from
+    our HEAD or listing, so the transfer does not ask S3 again: a download makes as many
+    requests as boto3's ``download_file`` (a prefix, one fewer per object), and the ETag
+    still guards a multipart download against the object changing midway (``IfMatch``)."""
+
+    def __init__(self, size: int, etag: str | None) -> None:
+        self.size = size
+        self.etag = etag
+
+    def on_queued(self, future: Any, **kwargs: Any) -> None:
+        future.meta.provide_transfer_size(self.size)
+        # s3transfer before 0.11 has no ETag check, and then asks for nothing more
+        if self.etag and hasattr(future.meta, "provide_object_etag"):
+            future.meta.provide_object_etag(self.etag)
+
+
+def _subscribers(progress: Progress, known: _KnownObject | None = None) -> list[Any]:
+    subscribers: list[Any] = [] if known is None else [known]
     if not progress.enabled:
-        return []  # no per-read callback at all: the raw SDK path, byte for byte
+        return subscribers  # no per-read callback at all: the raw SDK path, byte for byte
     from boto3.s3.transfer import ProgressCallbackInvoker
 
-    return [ProgressCallbackInvoker(progress.advance)]
+    return [*subscribers, ProgressCallbackInvoker(progress.advance)]
+
+
+def _is_missing(exc: BaseException) -> bool:
+    code = (getattr(exc, "response", None) or {}).get("Error", {}).get("Code")
+    return code in ("404", "NoSuchKey", "NotFound")
+
+
+def _raise_if_bucket_missing(
+    bucket: S3Bucket, action: str, client: Any, original: BaseException
+) -> None:
+    """A HEAD answers 404 both for a missing key and a missing bucket: tell them apart."""
+    try:
+        client.head_bucket(Bucket=bucket.bucket_name)
+    except aws_errors() as exc:
+        raise s3_error(
+            exc, action=action, bucket=bucket, bucket_name=bucket.bucket_name
+        ) from original
+
+
+def _head(bucket: S3Bucket, full: str, action: str) -> _KnownObject:
+    """Size and ETag of the object ``full`` (for the progress total, and for s3transfer)."""
+    client = _client(bucket, action)
+    try:
+        response = client.head_object(Bucket=bucket.bucket_name, Key=full)
+    except aws_errors() as exc:
+        if _is_missing(exc):
+            _raise_if_bucket_missing(bucket, action, client, exc)
+        raise s3_error(
+            exc, action=action, bucket=bucket, bucket_name=bucket.bucket_name, key=full
+        ) from exc
+    return _KnownObject(int(response["ContentLength"]), response.get("ETag"))
 
 
 def _safe_join(root: Path, relative: str, *, bucket: S3Bucket, key: str) -> Path:
@@ -82,7 +140,7 @@ def _safe_join(root: Path, relative: str, *, bucket: S3Bucket, key: str) -> Path
     return dest
 
 
-# --- S3 -----------------------------------------------------------------------------------
+# --- the tasks ----------------------------------------------------------------------------
 
 
 @task
@@ -210,9 +268,8 @@ def s3_download(
         return _download_bytes(bucket, key, part_size, max_concurrency, progress)
     root = Path(target)
     # Path() drops a trailing slash, and with it the caller's intent: "out/" is a folder.
-    if os.fspath(target).endswith(("/", os.sep)) and not is_prefix:
-        root.mkdir(parents=True, exist_ok=True)
-    plan: list[tuple[str, Path, int]] = []  # (full key, destination, size)
+    into_dir = root.is_dir() or os.fspath(target).endswith(("/", os.sep))
+    plan: list[tuple[str, Path, _KnownObject]] = []  # (full key, destination, size+ETag)
     if is_prefix:
         root.mkdir(parents=True, exist_ok=True)
         for obj in _iter_objects(bucket, bucket.object_key(key), "s3_download"):
@@ -220,14 +277,20 @@ def s3_download(
             rel = full[len(bucket.object_key(key)) :]
             if not rel or rel.endswith("/"):
                 continue  # a "folder" marker object, not a file
-            plan.append((full, _safe_join(root, rel, bucket=bucket, key=full), obj["Size"]))
-    elif root.is_dir():
+            known = _KnownObject(obj["Size"], obj.get("ETag"))
+            plan.append((full, _safe_join(root, rel, bucket=bucket, key=full), known))
+    elif into_dir:
         name = key.rstrip("/").rsplit("/", 1)[-1]
         full = bucket.object_key(key)
-        plan.append((full, _safe_join(root, name, bucket=bucket, key=full), 0))
+        dest = _safe_join(root, name, bucket=bucket, key=full)
+        known = _head(bucket, full, "s3_download")  # before any folder is made for it
+        root.mkdir(parents=True, exist_ok=True)
+        plan.append((full, dest, known))
     else:
+        full = bucket.object_key(key)
+        known = _head(bucket, full, "s3_download")  # before any folder is made for it
         root.parent.mkdir(parents=True, exist_ok=True)
-        plan.append((bucket.object_key(key), root.resolve(), 0))
+        plan.append((full, root.resolve(), known))
     _download_files(bucket, plan, part_size, max_concurrency, progress)
     return root if is_prefix else plan[0][1]
 
@@ -236,12 +299,13 @@ def _download_bytes(
     bucket: S3Bucket, key: str, part_size: int, max_concurrency: int, progress: bool | None
 ) -> bytes:
     full = bucket.object_key(key)
+    known = _head(bucket, full, "s3_download")
     buffer = io.BytesIO()
     try:
-        with Progress(f"download s3://{bucket.bucket_name}/{full}", 0, progress) as bar:
+        with Progress(f"download s3://{bucket.bucket_name}/{full}", known.size, progress) as bar:
             with _manager(bucket, part_size, max_concurrency) as manager:
                 manager.download(
-                    bucket.bucket_name, full, buffer, subscribers=_subscribers(bar)
+                    bucket.bucket_name, full, buffer, subscribers=_subscribers(bar, known)
                 ).result()
     except aws_errors() as exc:
         raise s3_error(
@@ -252,7 +316,7 @@ def _download_bytes(
 
 def _download_files(
     bucket: S3Bucket,
-    plan: list[tuple[str, Path, int]],
+    plan: list[tuple[str, Path, _KnownObject]],
     part_size: int,
     max_concurrency: int,
     progress: bool | None,
@@ -261,10 +325,10 @@ def _download_files(
     current = plan[0][0] if plan else ""
     desc = f"download s3://{bucket.bucket_name}/{current}" + (" ..." if len(plan) > 1 else "")
     try:
-        with Progress(desc, sum(size for _, _, size in plan), progress) as bar:
+        with Progress(desc, sum(known.size for _, _, known in plan), progress) as bar:
             with _manager(bucket, part_size, max_concurrency) as manager:
                 futures = []
-                for full, dest, _ in plan:
+                for full, dest, known in plan:
                     dest.parent.mkdir(parents=True, exist_ok=True)
                     fd, tmp = tempfile.mkstemp(
                         dir=dest.parent, prefix=f".{dest.name}.", suffix=".orch-partial"
@@ -273,7 +337,7 @@ def _download_files(
                     temps.append((tmp, dest))
                     futures.append(
                         manager.download(
-                            bucket.bucket_name, full, tmp, subscribers=_subscribers(bar)
+                            bucket.bucket_name, full, tmp, subscribers=_subscribers(bar, known)
                         )
                     )
                 for future, (full, _, _) in zip(futures, plan, strict=True):
@@ -294,15 +358,6 @@ def _download_files(
                 key=current,
             ) from exc
         raise
-
-
-def _client(bucket: S3Bucket, action: str) -> Any:
-    """The bucket's cached client; one that cannot be built (a missing profile, say) is an
-    error naming the bucket and its block, like any failed call."""
-    try:
-        return bucket.get_client()
-    except aws_errors() as exc:
-        raise s3_error(exc, action=action, bucket=bucket, bucket_name=bucket.bucket_name) from exc
 
 
 def _iter_objects(bucket: S3Bucket, prefix: str, action: str) -> Iterator[dict[str, Any]]:
@@ -513,29 +568,15 @@ def s3_exists(bucket: S3Bucket, key: str) -> bool:
         if not s3_exists(S3Bucket.load("sales-raw"), "2024/06/01.parquet"):
             ...
     """
-    from botocore.exceptions import ClientError
-
     client = _client(bucket, "s3_exists")
     full = bucket.object_key(key)
     try:
         client.head_object(Bucket=bucket.bucket_name, Key=full)
         return True
-    except ClientError as exc:
-        code = exc.response.get("Error", {}).get("Code")
-        if code not in ("404", "NoSuchKey", "NotFound"):
+    except aws_errors() as exc:
+        if not _is_missing(exc):
             raise s3_error(
                 exc, action="s3_exists", bucket=bucket, bucket_name=bucket.bucket_name, key=full
             ) from exc
-        original = exc
-    except aws_errors() as exc:
-        raise s3_error(
-            exc, action="s3_exists", bucket=bucket, bucket_name=bucket.bucket_name, key=full
-        ) from exc
-    # A HEAD answers 404 both for a missing key and a missing bucket: tell them apart.
-    try:
-        client.head_bucket(Bucket=bucket.bucket_name)
-    except aws_errors() as exc:
-        raise s3_error(
-            exc, action="s3_exists", bucket=bucket, bucket_name=bucket.bucket_name
-        ) from original
+        _raise_if_bucket_missing(bucket, "s3_exists", client, exc)
     return False

@@ -22,6 +22,7 @@ from orch import task
 from orch.redaction import redact
 
 from orch_sqlalchemy._progress import RowProgress
+from orch_sqlalchemy._rows import check_columns, reflect_table, rows_and_columns
 from orch_sqlalchemy.connector import SqlAlchemyConnector, _driver_message
 from orch_sqlalchemy.errors import SqlError, SqlLoadError, SqlStatementError
 
@@ -155,6 +156,8 @@ def sql_execute_many(
     """Run one statement once per parameter set (driver-batched), all in one transaction.
 
     Returns the total number of rows affected, where the driver reports it (else -1).
+    Each parameter set is a mapping of the statement's ``:name`` placeholders; a long run
+    logs its progress every 10 s (to the run log inside a run).
 
     Example:
         from orch_sqlalchemy import SqlAlchemyConnector, sql_execute_many
@@ -294,7 +297,7 @@ def sql_fetch_many(
     stream = _stream(connector, statement, values, batch, as_dict)
     # Run the statement now, inside the task: a missing table or a refused connection is
     # this task's error, not one raised later wherever the batches are consumed.
-    pass
+    next(stream)
     return stream
 
 
@@ -377,113 +380,6 @@ def sql_query_to_dataframe(
 
 
 # --- loading --------------------------------------------------------------------------------
-def _is_dataframe(rows: object) -> bool:
-    return type(rows).__module__.split(".")[0] == "pandas" and hasattr(rows, "itertuples")
-
-
-def _rows_and_columns(
-    rows: Any, columns: Sequence[str] | None, task_name: str
-) -> tuple[Iterator[Row], list[str] | None]:
-    """Rows as an iterator of tuples, and the column names (None: all, in table order).
-
-    Accepts tuples/lists (positional), mappings (by column name; the first row's keys
-    unless ``columns`` is given) and pandas DataFrames (NaN/NaT become NULL).
-    """
-    if _is_dataframe(rows):
-        frame = rows
-        cols = [str(c) for c in frame.columns]
-        if columns is not None:
-            frame, cols = frame[list(columns)], list(columns)
-        # object dtype turns numpy scalars into Python ones that every driver adapts.
-        clean = frame.astype(object).where(frame.notna(), None)
-        return iter(clean.itertuples(index=False, name=None)), cols
-    cols_given = list(columns) if columns is not None else None
-    if isinstance(rows, list | tuple):
-        # A list is passed through as it is: no per-row work on the hot path of COPY.
-        if not rows:
-            return iter(()), cols_given
-        first = rows[0]
-        if not isinstance(first, Mapping):
-            _check_positional(first, task_name)
-            return iter(rows), cols_given
-        it = iter(rows[1:])
-    else:
-        it = iter(rows)
-        try:
-            first = next(it)
-        except StopIteration:
-            return iter(()), cols_given
-    if isinstance(first, Mapping):
-        cols = list(columns) if columns is not None else [str(k) for k in first]
-        get = itemgetter(*cols)
-        single = len(cols) == 1
-
-        def from_mappings() -> Iterator[Row]:
-            for number, row in enumerate(_chain(first, it), start=1):
-                try:
-                    value = get(row)
-                except KeyError as exc:
-                    raise SqlLoadError(
-                        f"{task_name}: row {number} has no value for column {exc.args[0]!r}"
-                    ) from None
-                except TypeError:
-                    raise SqlLoadError(
-                        f"{task_name}: row {number} is a {type(row).__name__}; give every "
-                        "row as a mapping like the first one"
-                    ) from None
-                yield (value,) if single else value
-
-        return from_mappings(), cols
-    _check_positional(first, task_name)
-    return _chain(first, it), cols_given
-
-
-def _check_positional(first: object, task_name: str) -> None:
-    if isinstance(first, str | bytes) or not isinstance(first, Sequence):
-        raise SqlLoadError(
-            f"{task_name}: rows must be tuples, lists or mappings (or a DataFrame), "
-            f"got {type(first).__name__}"
-        )
-
-
-def _chain(first: Any, rest: Iterator[Any]) -> Iterator[Any]:
-    yield first
-    yield from rest
-
-
-def _reflect(
-    conn: Connection,
-    table: str,
-    schema: str | None,
-    task_name: str,
-    connector: SqlAlchemyConnector,
-) -> Table:
-    from sqlalchemy import Column, MetaData, Table, inspect
-    from sqlalchemy.exc import NoSuchTableError
-
-    try:
-        # Columns only: full reflection (keys, indexes, constraints) costs several more
-        # catalog queries, which a small load would feel.
-        columns = inspect(conn).get_columns(table, schema=schema)
-        return Table(
-            table, MetaData(), *(Column(c["name"], c["type"]) for c in columns), schema=schema
-        )
-    except NoSuchTableError:
-        where = f"{schema}.{table}" if schema else table
-        raise SqlLoadError(
-            f"{task_name}: table {where!r} does not exist in {connector.display_name()}"
-        ) from None
-
-
-def _check_columns(tbl: Table, cols: Sequence[str], task_name: str) -> None:
-    unknown = [c for c in cols if c not in tbl.c]
-    if unknown:
-        raise SqlLoadError(
-            f"{task_name}: table {tbl.name!r} has no column(s) {', '.join(map(repr, unknown))} "
-            f"(its columns: {', '.join(tbl.c.keys())})"
-        )
-
-
 @task
 def sql_load_rows(
     connector: SqlAlchemyConnector,
@@ -499,7 +395,8 @@ def sql_load_rows(
     columns), of mappings (keyed by column), or a pandas DataFrame; it is streamed, not
     held in memory. PostgreSQL (psycopg) loads with ``COPY … FROM STDIN``; other
     databases with batched inserts of ``chunk_size`` rows (the driver's executemany).
-    Everything runs in one transaction: if any row fails, no row is kept.
+    Everything runs in one transaction: if any row fails, no row is kept. A long load
+    logs its progress every 10 s (to the run log inside a run).
 
     Example:
         from datetime import datetime
@@ -512,11 +409,11 @@ def sql_load_rows(
     name = "sql_load_rows"
     if chunk_size < 1:
         raise ValueError(f"{name}: chunk_size must be at least 1, got {chunk_size}")
-    data, cols = _rows_and_columns(rows, columns, name)
+    data, cols = rows_and_columns(rows, columns, name)
     with connector.begin() as conn:
-        tbl = _reflect(conn, table, schema, name, connector)
+        tbl = reflect_table(conn, table, schema, name, connector)
         cols = cols if cols is not None else [c.name for c in tbl.columns]
-        _check_columns(tbl, cols, name)
+        check_columns(tbl, cols, name)
         progress = RowProgress(name, f"into {tbl.name}")
         if conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg":
             copy_sql = _copy_statement(conn, tbl, cols)
@@ -587,7 +484,8 @@ def sql_upsert(
     ``ON DUPLICATE KEY UPDATE``; ``key_columns`` must be the table's primary key or a
     unique key. ``update_columns`` (default: every non-key column given) are the ones
     overwritten; ``[]`` only inserts new keys. Within one call, a later row with the same
-    key wins. Returns the number of rows given.
+    key wins. Returns the number of rows given. A long upsert logs its progress every
+    10 s (to the run log inside a run).
 
     Example:
         from orch_sqlalchemy import SqlAlchemyConnector, sql_upsert
@@ -600,11 +498,11 @@ def sql_upsert(
         raise ValueError(f"{name}: give key_columns (the primary or a unique key)")
     if chunk_size < 1:
         raise ValueError(f"{name}: chunk_size must be at least 1, got {chunk_size}")
-    data, cols = _rows_and_columns(rows, columns, name)
+    data, cols = rows_and_columns(rows, columns, name)
     with connector.begin() as conn:
-        tbl = _reflect(conn, table, schema, name, connector)
+        tbl = reflect_table(conn, table, schema, name, connector)
         cols = cols if cols is not None else [c.name for c in tbl.columns]
-        _check_columns(tbl, [*cols, *key_columns, *(update_columns or [])], name)
+        check_columns(tbl, [*cols, *key_columns, *(update_columns or [])], name)
         missing = [k for k in key_columns if k not in cols]
         if missing:
             raise SqlLoadError(f"{name}: the rows carry no value for key column(s) {missing}")
