@@ -271,7 +271,6 @@ def s3_download(
     into_dir = root.is_dir() or os.fspath(target).endswith(("/", os.sep))
     plan: list[tuple[str, Path, _KnownObject]] = []  # (full key, destination, size+ETag)
     if is_prefix:
-        root.mkdir(parents=True, exist_ok=True)
         for obj in _iter_objects(bucket, bucket.object_key(key), "s3_download"):
             full = obj["Key"]
             rel = full[len(bucket.object_key(key)) :]
@@ -279,6 +278,7 @@ def s3_download(
                 continue  # a "folder" marker object, not a file
             known = _KnownObject(obj["Size"], obj.get("ETag"))
             plan.append((full, _safe_join(root, rel, bucket=bucket, key=full), known))
+        root.mkdir(parents=True, exist_ok=True)  # once the listing worked (and is safe)
     elif into_dir:
         name = key.rstrip("/").rsplit("/", 1)[-1]
         full = bucket.object_key(key)
