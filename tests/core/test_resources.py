@@ -299,6 +299,19 @@ def test_a_saved_block_pickles_by_name_without_its_secret() -> None:
     assert back._slot.value is None
 
 
+def test_a_saved_block_changed_after_loading_pickles_by_value() -> None:
+    block = _connector("tok-Changed-1")
+    block.credentials.save("changed-creds")
+    block.save("changed")
+    loaded = ResApiConnector.load("changed")
+    changed = loaded.model_copy(update={"timeout": 99})
+    assert pickle.loads(pickle.dumps(changed)).timeout == 99
+    loaded.timeout = 42
+    assert pickle.loads(pickle.dumps(loaded)).timeout == 42
+    unchanged = ResApiConnector.load("changed")
+    assert b"res-api-connector/changed" in pickle.dumps(unchanged)  # still by name
+
+
 def test_an_unsaved_block_pickles_by_value_without_its_client() -> None:
     block = _connector()
     block._slot.key, block._slot.value = "k", Client()

@@ -358,6 +358,18 @@ class PicklesByName:
 
     def __reduce_ex__(self, protocol: SupportsIndex) -> str | tuple[Any, ...]:
         name: str | None = getattr(self, "block_document_name", None)
-        if name is not None:
+        # By name only while it still equals what is stored: a block changed after it was
+        # loaded (a field set, a model_copy(update=...)) must reach the worker as it is.
+        # One store read per pickle, which happens once per task sent to a process.
+        if name is not None and _same_as_stored(self, name):
             return (_load_saved, (type(self), name))
         return super().__reduce_ex__(protocol)
+
+
+def _same_as_stored(block: Any, name: str) -> bool:
+    from orch.errors import BlockError
+
+    try:
+        return bool(type(block).load(name) == block)
+    except BlockError:  # deleted or unreadable meanwhile: send the value
+        return False
