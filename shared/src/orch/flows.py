@@ -14,6 +14,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import inspect
 import random
 import time
@@ -126,14 +127,8 @@ class Flow(Generic[P, R]):
             "on_failure": on_failure,
             "on_crashed": on_crashed,
         }
-        try:
-            self.__doc__ = fn.__doc__
-            self.__name__ = fn.__name__
-            self.__qualname__ = fn.__qualname__
-            self.__module__ = fn.__module__
-            self.__wrapped__ = fn
-        except AttributeError:
-            pass
+        # __name__, __doc__, __module__, __wrapped__… of the function (missing ones skipped).
+        functools.update_wrapper(self, fn, updated=())
 
     def with_options(self, **options: Any) -> Flow[P, R]:
         """A copy of this flow with some options changed.

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import contextvars
+import functools
 import hashlib
 import inspect
 import json
@@ -207,14 +208,8 @@ class Task(Generic[P, R]):
             "on_completion": on_completion,
             "on_failure": on_failure,
         }
-        try:
-            self.__doc__ = fn.__doc__
-            self.__name__ = fn.__name__
-            self.__qualname__ = fn.__qualname__
-            self.__module__ = fn.__module__
-            self.__wrapped__ = fn
-        except AttributeError:
-            pass
+        # __name__, __doc__, __module__, __wrapped__… of the function (missing ones skipped).
+        functools.update_wrapper(self, fn, updated=())
 
     # --- options -----------------------------------------------------------------------
     def with_options(self, **options: Any) -> Task[P, R]:
@@ -422,7 +417,7 @@ class Task(Generic[P, R]):
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Sent to worker processes by name: the function itself pickles by reference too.
-        module, qualname = self.__module__, self.__qualname__
+        module, qualname = self.__module__, getattr(self, "__qualname__", self.name)
         try:
             found = _load_task(module, qualname)
         except Exception:
