@@ -208,3 +208,49 @@ def test_statement_errors_never_show_the_password(pg_database: str) -> None:
         info.value
     )
     db.dispose()
+
+
+@pytest.mark.parametrize("form", ["password", "url"])
+def test_new_connections_follow_a_rotated_password(
+    form: str, mariadb_server: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # MariaDB checks passwords over TCP (the local PostgreSQL trusts 127.0.0.1), so the
+    # rotation is real: after it, only the new password logs in.
+    from orch import SecretRef, references
+
+    user = f"orch_rot_{form}{os.getpid()}"
+    host, _, port = mariadb_server.split("@", 1)[1].partition(":")
+    admin = mariadb_connect(mariadb_server)
+    with admin.cursor() as cur:
+        cur.execute(f"CREATE USER IF NOT EXISTS '{user}'@'%' IDENTIFIED BY 'first-Pass-1'")
+    try:
+        if form == "password":
+            monkeypatch.setenv("ORCH_TEST_ROTATING", "first-Pass-1")
+            creds = DatabaseCredentials(
+                driver="mysql",
+                host=host,
+                port=int(port),
+                username=user,
+                password=SecretRef("env://ORCH_TEST_ROTATING"),
+            )
+        else:
+            monkeypatch.setenv("ORCH_TEST_ROTATING", f"mysql://{user}:first-Pass-1@{host}:{port}")
+            creds = DatabaseCredentials(url=SecretRef("env://ORCH_TEST_ROTATING"))
+        db = SqlAlchemyConnector(credentials=creds)
+        assert sql_fetch_one(db, "SELECT 1") == (1,)
+        engine = db.get_engine()
+
+        with admin.cursor() as cur:
+            cur.execute(f"ALTER USER '{user}'@'%' IDENTIFIED BY 'second-Pass-2'")
+        rotated = os.environ["ORCH_TEST_ROTATING"].replace("first-Pass-1", "second-Pass-2")
+        monkeypatch.setenv("ORCH_TEST_ROTATING", rotated)
+        references.clear_cache()  # as when the TTL of the resolved value runs out
+        engine.dispose()  # the pooled connection goes: the next use must log in again
+
+        assert sql_fetch_one(db, "SELECT 1") == (1,)
+        assert db.get_engine() is engine  # same engine and pool settings, new password
+        db.dispose()
+    finally:
+        with admin.cursor() as cur:
+            cur.execute(f"DROP USER IF EXISTS '{user}'@'%'")
+        admin.close()

@@ -144,7 +144,7 @@ class SqlAlchemyConnector(PicklesByName, Block):
         if self.isolation_level is not None:
             kwargs["isolation_level"] = self.isolation_level
         try:
-            return create_engine(url, **kwargs)
+            engine = create_engine(url, **kwargs)
         except ImportError as exc:  # the driver (or SQLAlchemy's dialect for it) is missing
             extra = _EXTRAS.get(url.drivername)
             hint = f": pip install 'orch-sqlalchemy[{extra}]'" if extra else ""
@@ -152,6 +152,43 @@ class SqlAlchemyConnector(PicklesByName, Block):
                 f"the database driver {url.drivername!r} of {self.display_name()} is not "
                 f"installed{hint} ({exc})"
             ) from exc
+        self._follow_password_rotation(engine)
+        return engine
+
+    def _follow_password_rotation(self, engine: Engine) -> None:
+        """Give every new connection the password as its reference resolves *now*.
+
+        The engine lives as long as the process, but a password kept in a secrets manager
+        is rotated: without this, new connections would keep the value resolved when the
+        engine was made and fail once it is rotated. The resolver caches values for the
+        TTL (ORCH_SECRET_TTL), so this costs nothing per connection until it expires.
+        Connections already open keep working, as they do after any rotation.
+        """
+        from sqlalchemy import event
+
+        creds = self.credentials
+        password, url = creds.password, creds.url
+        if password is not None and password.reference is not None:
+
+            def current() -> str | None:
+                return password.get_secret_value()
+
+        elif url is not None and url.reference is not None:
+
+            def current() -> str | None:
+                return creds.get_url().password
+
+        else:
+            return
+
+        def fresh_password(_dialect: Any, _record: Any, _cargs: Any, cparams: Any) -> None:
+            value = current()
+            # psycopg takes "password", PyMySQL "passwd" (as SQLAlchemy's dialects build them).
+            for key in ("password", "passwd"):
+                if key in cparams:
+                    cparams[key] = value
+
+        event.listen(engine, "do_connect", fresh_password)
 
     def _fingerprint(self) -> str:
         """A digest of the content: equal connectors share an engine, changed ones do not."""
