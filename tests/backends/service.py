@@ -9,17 +9,29 @@ that needs a service is never silently skipped.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: ask Linux to send SIGTERM when the test runner dies.
+
+    A pytest killed outright (a CI time-out, kill -9) never runs its fixtures' teardown;
+    without this its services would outlive it and hold their ports.
+    """
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def free_port() -> int:
@@ -67,6 +79,7 @@ class Service:
             env={**os.environ, **(self.env or {})},
             cwd=self.cwd,
             start_new_session=True,  # so stop() can end the whole process group
+            preexec_fn=_die_with_parent,
         )
         log.close()
         deadline = time.monotonic() + self.startup_timeout
