@@ -213,3 +213,22 @@ def test_temporary_keys_with_a_session_token(creds: AwsCredentials) -> None:
         temporary["SessionToken"],
     )
     with_token.get_client("s3").list_buckets()
+
+
+def test_the_issue_and_botocore_names_are_accepted(creds: AwsCredentials) -> None:
+    # `session_name` and `mode` (botocore's Config) are aliases of the stored field names.
+    role = AwsCredentials(
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing-secret",
+        region_name=creds.region_name,
+        endpoint_url=creds.endpoint_url,
+        role_arn=ROLE,
+        session_name="nightly-etl",
+        mode="adaptive",
+    )
+    assert role.role_session_name == "nightly-etl" and role.retry_mode == "adaptive"
+    arn = role.get_client("sts").get_caller_identity()["Arn"]
+    assert arn.endswith("/nightly-etl"), arn  # the session name reached STS
+    role.save("aliased", overwrite=True)
+    loaded = AwsCredentials.load("aliased")
+    assert (loaded.role_session_name, loaded.retry_mode) == ("nightly-etl", "adaptive")

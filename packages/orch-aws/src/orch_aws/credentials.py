@@ -15,7 +15,7 @@ from typing import Any, Literal, Self
 
 from orch import Block, SecretStr
 from orch.resources import ProcessResources, block_fingerprint
-from pydantic import Field, model_validator
+from pydantic import AliasChoices, Field, model_validator
 
 
 def _close_client(client: Any) -> None:
@@ -70,7 +70,10 @@ class AwsCredentials(Block):
     region_name: str | None = None
     role_arn: str | None = Field(default=None, description="A role to assume with STS.")
     external_id: str | None = Field(default=None, description="ExternalId of the role's trust.")
-    role_session_name: str = "orch"
+    # The issue and botocore's Config call these `session_name` and `mode`: accept both.
+    role_session_name: str = Field(
+        default="orch", validation_alias=AliasChoices("role_session_name", "session_name")
+    )
     duration_seconds: int = Field(default=3600, ge=900, le=43200)
     endpoint_url: str | None = Field(
         default=None, description="A private endpoint, MinIO, or moto, for every client."
@@ -78,7 +81,9 @@ class AwsCredentials(Block):
     max_attempts: int | None = Field(
         default=None, ge=1, description="botocore retry attempts (default: the SDK's)."
     )
-    retry_mode: Literal["legacy", "standard", "adaptive"] = "standard"
+    retry_mode: Literal["legacy", "standard", "adaptive"] = Field(
+        default="standard", validation_alias=AliasChoices("retry_mode", "mode")
+    )
 
     @model_validator(mode="after")
     def _check_auth_choice(self) -> Self:
