@@ -232,3 +232,36 @@ def test_the_issue_and_botocore_names_are_accepted(creds: AwsCredentials) -> Non
     role.save("aliased", overwrite=True)
     loaded = AwsCredentials.load("aliased")
     assert (loaded.role_session_name, loaded.retry_mode) == ("nightly-etl", "adaptive")
+
+
+def test_keys_held_as_references_follow_a_rotation(
+    moto_server: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    from orch import references
+
+    monkeypatch.setenv("ORCH_TEST_AWS_KEY_ID", "AKIAFIRSTKEY00000001")
+    monkeypatch.setenv("ORCH_TEST_AWS_SECRET", "first-Secret-1")
+    references.set_cache_ttl(1)
+    creds = AwsCredentials(
+        aws_access_key_id=SecretRef("env://ORCH_TEST_AWS_KEY_ID"),
+        aws_secret_access_key=SecretRef("env://ORCH_TEST_AWS_SECRET"),
+        region_name=REGION,
+        endpoint_url=moto_server,
+    )
+    s3 = creds.get_client("s3")
+
+    def signing_key() -> str:
+        s3.list_buckets()  # a real request, signed with the keys of the moment
+        return str(s3._request_signer._credentials.get_frozen_credentials().access_key)
+
+    assert signing_key() == "AKIAFIRSTKEY00000001"
+    monkeypatch.setenv("ORCH_TEST_AWS_KEY_ID", "AKIASECONDKEY0000002")  # rotated
+    monkeypatch.setenv("ORCH_TEST_AWS_SECRET", "second-Secret-2")
+    assert signing_key() == "AKIAFIRSTKEY00000001"  # the resolved values are still fresh
+    time.sleep(1.2)  # past the TTL
+    assert signing_key() == "AKIASECONDKEY0000002"
+    assert creds.get_client("s3") is s3  # the same client, now signing with the new keys
+    session = creds.get_boto3_session()
+    assert session.get_credentials().method == "orch-secret-references"

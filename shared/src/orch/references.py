@@ -192,6 +192,16 @@ def clear_cache() -> None:
     _cache.clear()
 
 
+def cache_ttl() -> float:
+    """How long, in seconds, a resolved value is reused before it is resolved again.
+
+    Example:
+        >>> cache_ttl() >= 0
+        True
+    """
+    return _cache_ttl()
+
+
 def _cache_ttl() -> float:
     if _ttl is not None:
         return _ttl

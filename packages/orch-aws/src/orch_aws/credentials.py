@@ -5,12 +5,15 @@ per credentials (two equal blocks share one client; :mod:`orch.resources`), crea
 a lock because boto3 sessions are not thread-safe (clients are), closed at exit, and
 built anew in a forked child. Assumed-role credentials
 are botocore ``DeferredRefreshableCredentials``: fetched on first use and refreshed
-before they expire, so a long flow never sees an expired token.
+before they expire, so a long flow never sees an expired token. Keys held as secret
+references are refreshable credentials too, resolved again when their cached values
+expire, so a rotated key is picked up without a restart.
 """
 
 from __future__ import annotations
 
 import threading
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, Self
 
 from orch import Block, SecretStr
@@ -163,16 +166,70 @@ class AwsCredentials(Block):
     def _build_session(self) -> Any:
         import boto3
 
-        base = boto3.Session(
-            aws_access_key_id=_reveal(self.aws_access_key_id),
-            aws_secret_access_key=_reveal(self.aws_secret_access_key),
-            aws_session_token=_reveal(self.aws_session_token),
-            profile_name=self.profile_name,
-            region_name=self.region_name,
-        )
+        if self._keys_are_references():
+            base = self._following_references_session()
+        else:
+            base = boto3.Session(
+                aws_access_key_id=_reveal(self.aws_access_key_id),
+                aws_secret_access_key=_reveal(self.aws_secret_access_key),
+                aws_session_token=_reveal(self.aws_session_token),
+                profile_name=self.profile_name,
+                region_name=self.region_name,
+            )
         session = base if not self.role_arn else self._assumed_role_session(base)
         session._orch_lock = threading.Lock()
         return session
+
+    def _keys_are_references(self) -> bool:
+        keys = (self.aws_access_key_id, self.aws_secret_access_key, self.aws_session_token)
+        return any(k is not None and k.reference is not None for k in keys)
+
+    def _following_references_session(self) -> Any:
+        """A session whose keys are resolved again each time their cached values expire.
+
+        Sessions and clients live as long as the process, but keys kept in a secrets
+        manager are rotated: botocore's refreshable credentials ask us again once the
+        resolved values' TTL (ORCH_SECRET_TTL) has run out, so a rotation is picked up
+        without a restart.
+        """
+        import boto3
+        import botocore.session
+        from botocore.credentials import (
+            CredentialProvider,
+            CredentialResolver,
+            RefreshableCredentials,
+        )
+
+        class _ReferenceCredentials(RefreshableCredentials):  # type: ignore[misc]
+            # botocore refreshes STS tokens 15/10 minutes ahead of expiry; these values
+            # "expire" when our cache does, so refresh then and not before.
+            _advisory_refresh_timeout = 0
+            _mandatory_refresh_timeout = 0
+
+        def fetch() -> dict[str, Any]:
+            from orch.references import cache_ttl
+
+            expiry = datetime.now(UTC) + timedelta(seconds=max(cache_ttl(), 1.0))
+            return {
+                "access_key": _reveal(self.aws_access_key_id),
+                "secret_key": _reveal(self.aws_secret_access_key),
+                "token": _reveal(self.aws_session_token),
+                "expiry_time": expiry.isoformat(),
+            }
+
+        class _ReferenceProvider(CredentialProvider):  # type: ignore[misc]
+            METHOD = "orch-secret-references"
+
+            def load(self) -> Any:
+                return _ReferenceCredentials.create_from_metadata(
+                    metadata=fetch(), refresh_using=fetch, method=self.METHOD
+                )
+
+        core = botocore.session.Session()
+        core.register_component("credential_provider", CredentialResolver([_ReferenceProvider()]))
+        if self.region_name:
+            core.set_config_variable("region", self.region_name)
+        return boto3.Session(botocore_session=core)
 
     def _assumed_role_session(self, base: Any) -> Any:
         import boto3
