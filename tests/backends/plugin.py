@@ -28,10 +28,25 @@ __all__ = [
 ]
 
 
+# session fixture → the name of the service it starts (fixtures built on them, such as
+# pg_database, reach these through item.fixturenames)
+_SERVICE_OF_FIXTURE = {
+    "pg_server": "PostgreSQL",
+    "mariadb_server": "MariaDB",
+    "moto_server": "moto",
+    "moto_iam_server": "moto-iam",
+    "snowflake_server": "fakesnow",
+}
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
     outcome = yield
     report = outcome.get_result()
     if report.failed and STARTED:
+        # Only the logs of the services this test used: the others say nothing about it.
+        fixtures = getattr(item, "fixturenames", ())
+        used = {_SERVICE_OF_FIXTURE[f] for f in fixtures if f in _SERVICE_OF_FIXTURE}
         for service in STARTED:
-            report.sections.append((f"{service.name} log", service.log_tail()))
+            if service.name in used:
+                report.sections.append((f"{service.name} log", service.log_tail()))

@@ -62,6 +62,9 @@ def test_session_shows_logs_of_failing_tests_and_stops_what_it_started(tmp_path:
                 with open({str(out)!r}, "w") as f:
                     json.dump({{"pg": pg_server, "mariadb": mariadb_server}}, f)
                 assert False, "failing on purpose"
+
+            def test_only_pg_fails(pg_server):
+                assert False, "failing with PostgreSQL only"
             """
         )
     )
@@ -91,9 +94,12 @@ def test_session_shows_logs_of_failing_tests_and_stops_what_it_started(tmp_path:
         check=False,
     )
     assert run.returncode == 1, run.stdout + run.stderr
-    assert "1 failed" in run.stdout, run.stdout
-    assert "PostgreSQL log" in run.stdout, run.stdout
-    assert "MariaDB log" in run.stdout, run.stdout
+    assert "2 failed" in run.stdout, run.stdout
+    first, _, second = run.stdout.partition("test_only_pg_fails ___")
+    assert "PostgreSQL log" in first and "MariaDB log" in first, run.stdout
+    # a test shows the logs of the services it used, not of every one running
+    second = second.split("short test summary")[0]
+    assert "PostgreSQL log" in second and "MariaDB log" not in second, run.stdout
     urls = json.loads(out.read_text())
     ports = {name: int(url.rsplit(":", 1)[1]) for name, url in urls.items()}
     assert 5432 not in ports.values() and 3306 not in ports.values()  # throwaway ones
