@@ -23,11 +23,12 @@ import atexit
 import hashlib
 import json
 import os
-import socket
 import threading
 import time
 from collections import deque
 from typing import TYPE_CHECKING, Any
+
+from orch.liveness import HOST, gone_here
 
 if TYPE_CHECKING:
     from orch.context import FlowRun, TaskRun
@@ -98,7 +99,6 @@ _CRASH_TASKS = """UPDATE orch_task_runs SET state = 'Crashed', ended = ?, error 
 _INSERT_LOG = """INSERT INTO orch_run_logs (flow_run_id, task_run_id, ts, level, logger,
     message) VALUES (?, ?, ?, ?, ?, ?)"""
 
-HOST = socket.gethostname()
 
 _queue: deque[tuple[Any, ...]] = deque()
 _wake = threading.Event()
@@ -390,16 +390,6 @@ os.register_at_fork(after_in_child=_after_fork)
 
 
 # --- reading (CLI) ------------------------------------------------------------------------
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def detect_crashed(store: Store | None = None) -> int:
     """Mark Running flow runs whose process died as Crashed; returns how many.
 
@@ -423,7 +413,7 @@ def detect_crashed(store: Store | None = None) -> int:
     for run_id, pid, host, beat in rows:
         if run_id in _active:
             continue
-        dead = host == HOST and pid is not None and not _pid_alive(int(pid))
+        dead = gone_here(host, pid)
         if dead or beat is None or now - float(beat) > stale:
             why = "its process is gone" if dead else "its process stopped sending heartbeats"
             crashed.append(("Crashed", beat, f"Crashed: {why} (pid {pid} on {host})", run_id))
@@ -499,6 +489,16 @@ def list_flow_runs(
     return out
 
 
+def _one_by_prefix(tx: Any, query: str, run_id: str) -> tuple[Any, ...] | None:
+    """The one row whose id starts with ``run_id`` (``query`` takes the LIKE pattern)."""
+    rows = tx.execute(query, (run_id.replace("%", "") + "%",)).fetchall()
+    if len(rows) > 1:
+        from orch.errors import RunError
+
+        raise RunError(f"run id prefix {run_id!r} matches several runs: give more of it")
+    return tuple(rows[0]) if rows else None
+
+
 def get_flow_run(run_id: str) -> dict[str, Any] | None:
     """One flow run by id or unique id prefix, with its ``task_runs`` list (oldest first).
 
@@ -510,17 +510,12 @@ def get_flow_run(run_id: str) -> dict[str, Any] | None:
     store = _store()
     detect_crashed(store)
     with store.transaction(write=False) as tx:
-        rows = tx.execute(
-            f"SELECT {_FLOW_COLUMNS} FROM orch_flow_runs WHERE id LIKE ? LIMIT 2",
-            (run_id.replace("%", "") + "%",),
-        ).fetchall()
-        if len(rows) != 1:
-            if len(rows) > 1:
-                from orch.errors import RunError
-
-                raise RunError(f"run id prefix {run_id!r} matches several runs: give more of it")
+        row = _one_by_prefix(
+            tx, f"SELECT {_FLOW_COLUMNS} FROM orch_flow_runs WHERE id LIKE ? LIMIT 2", run_id
+        )
+        if row is None:
             return None
-        flow_run = _flow_dict(rows[0])
+        flow_run = _flow_dict(row)
         tasks = tx.execute(
             f"SELECT {_TASK_COLUMNS} FROM orch_task_runs WHERE flow_run_id = ? ORDER BY started",
             (flow_run["id"],),
@@ -546,19 +541,16 @@ def get_task_run(run_id: str) -> dict[str, Any] | None:
     detect_crashed(store)
     columns = ", ".join("t." + c.strip() for c in _TASK_COLUMNS.split(","))
     with store.transaction(write=False) as tx:
-        rows = tx.execute(
+        row = _one_by_prefix(
+            tx,
             f"SELECT {columns}, f.name FROM orch_task_runs t "
             "LEFT JOIN orch_flow_runs f ON f.id = t.flow_run_id WHERE t.id LIKE ? LIMIT 2",
-            (run_id.replace("%", "") + "%",),
-        ).fetchall()
-    if len(rows) != 1:
-        if len(rows) > 1:
-            from orch.errors import RunError
-
-            raise RunError(f"run id prefix {run_id!r} matches several runs: give more of it")
+            run_id,
+        )
+    if row is None:
         return None
-    task_run = _task_dict(rows[0][:-1])
-    task_run["flow_run_name"] = rows[0][-1]
+    task_run = _task_dict(row[:-1])
+    task_run["flow_run_name"] = row[-1]
     return task_run
 
 

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 from orch.context import new_id
 from orch.errors import ConcurrencyError
+from orch.liveness import HOST, gone_here
 
 if TYPE_CHECKING:
     from orch.store.base import Store, Tx
@@ -100,19 +101,7 @@ def _gate(name: str, limit: int) -> threading.BoundedSemaphore:
     return gate
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _try_take(store: Store, name: str, limit: int, lease_id: str) -> bool:
-    from orch.history import HOST
-
     now = time.time()
     with store.transaction() as tx:
         _lock_limit(store, tx, name, limit)
@@ -124,7 +113,7 @@ def _try_take(store: Store, name: str, limit: int, lease_id: str) -> bool:
         ).fetchall()
         live = 0
         for row_id, pid, host in rows:
-            if host == HOST and not _pid_alive(int(pid)):
+            if gone_here(host, pid):
                 tx.execute("DELETE FROM orch_concurrency_leases WHERE id = ?", (row_id,))
             else:
                 live += 1

@@ -154,6 +154,22 @@ def get_run_logger() -> RunLogger:
     return RunLogger(_configure(), extra)
 
 
+def run_logger_or(fallback: logging.Logger) -> logging.Logger | RunLogger:
+    """The run logger inside a flow or task run, else ``fallback``.
+
+    For package code that also runs outside any run (``task.fn``, a stream consumed after
+    its task returned): its lines reach the run history when there is a run, and the
+    package's own logger otherwise.
+
+    Example:
+        >>> import logging
+        >>> run_logger_or(logging.getLogger("orch_x")).name
+        'orch_x'
+    """
+    extra = _context_extra()
+    return fallback if extra is None else RunLogger(_configure(), extra)
+
+
 def task_logger(run: TaskRun) -> RunLogger:
     """The run logger of ``run`` (used by the runtime, also outside the run's context)."""
     return RunLogger(

@@ -12,7 +12,7 @@ import logging
 import time
 from typing import Any
 
-from orch.errors import MissingContextError
+from orch.run_logging import run_logger_or
 
 logger = logging.getLogger("orch_snowflake")
 
@@ -23,12 +23,7 @@ BYTES_THRESHOLD = 8 * 1024 * 1024
 
 def current_logger() -> logging.Logger | logging.LoggerAdapter[Any]:
     """The run logger inside a flow or task run, else the ``orch_snowflake`` logger."""
-    from orch import get_run_logger
-
-    try:
-        return get_run_logger()
-    except MissingContextError:
-        return logger
+    return run_logger_or(logger)
 
 
 class Progress:

@@ -26,11 +26,11 @@ import contextlib
 import os
 import threading
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from orch import Block
 from orch.redaction import redact
-from orch.resources import PicklesByName, ProcessResources, ResourceSlot, block_fingerprint
+from orch.resources import OwnsProcessResource, ProcessResources, ResourceSlot
 from pydantic import ConfigDict, Field, PrivateAttr
 
 from orch_snowflake.credentials import SnowflakeCredentials
@@ -42,8 +42,6 @@ from orch_snowflake.errors import (
 )
 
 if TYPE_CHECKING:
-    from types import TracebackType
-
     from snowflake.connector import SnowflakeConnection
     from snowflake.connector.cursor import SnowflakeCursor
 
@@ -98,7 +96,7 @@ class _Session:
 _sessions: ProcessResources[_Session] = ProcessResources("snowflake sessions", close=_Session.close)
 
 
-class SnowflakeConnector(PicklesByName, Block):
+class SnowflakeConnector(OwnsProcessResource, Block):
     """A Snowflake session (database, schema, warehouse), shared by every task using it.
 
     The session opens on first use and is reused by all tasks of the process, threads
@@ -148,6 +146,7 @@ class SnowflakeConnector(PicklesByName, Block):
         default=2, ge=0, description="Transaction sessions kept open for reuse."
     )
 
+    _process_resources: ClassVar[ProcessResources[_Session]] = _sessions
     _slot: ResourceSlot[_Session] = PrivateAttr(default_factory=ResourceSlot)
 
     # --- identity in messages --------------------------------------------------------
@@ -343,29 +342,7 @@ class SnowflakeConnector(PicklesByName, Block):
     # --- life cycle --------------------------------------------------------------------
     def close(self) -> None:
         """Close this connector's sessions in this process; the next use opens a new one."""
-        _sessions.close(self._fingerprint())
-        self._slot.clear()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        super().__setattr__(name, value)
-        if name in type(self).model_fields:
-            # Changed settings need another session: look it up again on next use.
-            self._slot.clear()
-
-    def _fingerprint(self) -> str:
-        """A digest of the content: equal connectors share a session, changed ones do not."""
-        return block_fingerprint(self)
+        self._release()
 
 
 class DedicatedSession:

@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
 
-from orch import get_run_logger
-from orch.errors import MissingContextError
+from orch.run_logging import run_logger_or
 
 # How often a long transfer reports (seconds); checked at chunk boundaries.
 INTERVAL_SECONDS = 10.0
@@ -22,11 +20,6 @@ INTERVAL_SECONDS = 10.0
 _fallback = logging.getLogger("orch_sqlalchemy")
 
 
-def _logger() -> logging.Logger | logging.LoggerAdapter[Any]:
-    try:
-        return get_run_logger()
-    except MissingContextError:
-        return _fallback
 
 
 class RowProgress:
@@ -44,7 +37,7 @@ class RowProgress:
         self.started = time.monotonic()
         self._next = self.started + INTERVAL_SECONDS
         self._logged = False
-        self._log = _logger()
+        self._log = run_logger_or(_fallback)
 
     def update(self, rows: int) -> None:
         """Called after each chunk with the number of rows so far."""

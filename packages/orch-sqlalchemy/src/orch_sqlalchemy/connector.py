@@ -19,19 +19,17 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from orch import Block
 from orch.redaction import redact
-from orch.resources import PicklesByName, ProcessResources, ResourceSlot, block_fingerprint
+from orch.resources import OwnsProcessResource, ProcessResources, ResourceSlot
 from pydantic import Field, PrivateAttr
 
 from orch_sqlalchemy.credentials import DatabaseCredentials
 from orch_sqlalchemy.errors import SqlAuthenticationError, SqlConnectionError, SqlError
 
 if TYPE_CHECKING:
-    from types import TracebackType
-
     from sqlalchemy.engine import Connection, Engine
 
 IsolationLevel = Literal[
@@ -58,7 +56,7 @@ _engines: ProcessResources[Engine] = ProcessResources(
 )
 
 
-class SqlAlchemyConnector(PicklesByName, Block):
+class SqlAlchemyConnector(OwnsProcessResource, Block):
     """A database connection pool, shared by every task that uses this block.
 
     The engine is created on first use and reused by all tasks of the process (threads
@@ -113,6 +111,7 @@ class SqlAlchemyConnector(PicklesByName, Block):
         default=0.5, ge=0, description="First retry delay in seconds; doubles each retry."
     )
 
+    _process_resources: ClassVar[ProcessResources[Engine]] = _engines
     _slot: ResourceSlot[Engine] = PrivateAttr(default_factory=ResourceSlot)
 
     # --- identity in messages --------------------------------------------------------
@@ -189,16 +188,6 @@ class SqlAlchemyConnector(PicklesByName, Block):
                     cparams[key] = value
 
         event.listen(engine, "do_connect", fresh_password)
-
-    def _fingerprint(self) -> str:
-        """A digest of the content: equal connectors share an engine, changed ones do not."""
-        return block_fingerprint(self)
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        super().__setattr__(name, value)
-        if name in type(self).model_fields:
-            # Changed settings need another engine: look it up again on next use.
-            self._slot.clear()
 
     # --- connections -------------------------------------------------------------------
     @contextlib.contextmanager
@@ -278,19 +267,7 @@ class SqlAlchemyConnector(PicklesByName, Block):
 
         The next task that uses the connector opens a new engine.
         """
-        _engines.close(self._fingerprint())
-        self._slot.clear()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.dispose()
+        self._release()
 
 
 def _driver_message(exc: BaseException) -> str:
