@@ -334,6 +334,8 @@ def test_access_denied_names_the_object_never_the_keys(
 def test_bad_input_is_refused_up_front(creds: AwsCredentials, bucket: S3Bucket) -> None:
     with pytest.raises(ValueError, match="bucket_name"):
         S3Bucket(bucket_name="No_Such", credentials=creds)
+    with pytest.raises(ValueError, match="bucket_name"):  # the whole name must match
+        S3Bucket(bucket_name="data\n", credentials=creds)
     with pytest.raises(ValueError, match="5 MiB"):
         s3_upload(bucket, b"x", "x", part_size=1024)
     with pytest.raises(FileNotFoundError, match="nowhere"):

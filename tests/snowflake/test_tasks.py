@@ -27,6 +27,7 @@ from orch_snowflake import (
     snowflake_wait_for_query,
     table_name,
 )
+from orch_snowflake.sql import file_format_clause
 
 
 @pytest.fixture
@@ -51,6 +52,12 @@ def test_names_are_quoted_as_snowflake_users_expect() -> None:
         quote_name('"a"b"')
     with pytest.raises(ValueError, match="table is"):
         table_name("a.b.c.d")
+    # The whole name must be plain to go unquoted: a trailing newline is quoted, not upper-cased.
+    assert quote_name("orders\n") == '"orders\n"'
+    with pytest.raises(ValueError, match="invalid file format option name"):
+        file_format_clause({"type": "csv", "skip_header\n": 1})
+    with pytest.raises(ValueError, match="invalid file format TYPE"):
+        file_format_clause({"type": "csv\n"})
 
 
 def test_query_binds_parameters_and_returns_tuples_or_dicts(numbers: SnowflakeConnector) -> None:

@@ -36,6 +36,8 @@ def test_exactly_one_form_is_required() -> None:
         DatabaseCredentials(url=SecretStr("sqlite://"), driver="sqlite", host="db")
     with pytest.raises(BlockValidationError, match="is not a SQLAlchemy driver name"):
         DatabaseCredentials(driver="postgres ql")
+    with pytest.raises(BlockValidationError, match="is not a SQLAlchemy driver name"):
+        DatabaseCredentials(driver="postgresql\n")
     with pytest.raises(
         BlockValidationError, match=r"(?s)invalid database-credentials block:.*port: "
     ):

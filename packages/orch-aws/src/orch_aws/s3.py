@@ -10,7 +10,7 @@ from pydantic import Field, field_validator
 
 from orch_aws.credentials import AwsCredentials
 
-_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 
 
 class S3Bucket(Block):
@@ -39,7 +39,7 @@ class S3Bucket(Block):
     @field_validator("bucket_name")
     @classmethod
     def _check_bucket_name(cls, value: str) -> str:
-        if not _BUCKET.match(value):
+        if not _BUCKET.fullmatch(value):
             raise ValueError(
                 "an S3 bucket name has 3 to 63 characters: lowercase letters, digits, '.' "
                 "and '-', starting and ending with a letter or digit"

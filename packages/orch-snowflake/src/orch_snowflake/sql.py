@@ -12,8 +12,8 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-_PLAIN = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*$")
-_OPTION = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*")
+_OPTION = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def quote_name(name: str) -> str:
@@ -34,7 +34,7 @@ def quote_name(name: str) -> str:
         if '"' in inner.replace('""', ""):
             raise ValueError(f"invalid quoted identifier {name!r}: double its inner quotes")
         return name
-    if _PLAIN.match(name):
+    if _PLAIN.fullmatch(name):
         return f'"{name.upper()}"'
     return '"' + name.replace('"', '""') + '"'
 
@@ -101,11 +101,11 @@ def file_format_clause(file_format: str | Mapping[str, Any]) -> str:
     if isinstance(file_format, Mapping):
         opts = []
         for key, value in file_format.items():
-            if not _OPTION.match(key):
+            if not _OPTION.fullmatch(key):
                 raise ValueError(f"invalid file format option name {key!r}")
             # TYPE takes a keyword (CSV, PARQUET), the other options literals.
             lit = str(value).upper() if key.upper() == "TYPE" else literal(value)
-            if key.upper() == "TYPE" and not _OPTION.match(lit):
+            if key.upper() == "TYPE" and not _OPTION.fullmatch(lit):
                 raise ValueError(f"invalid file format TYPE {value!r}")
             opts.append(f"{key.upper()} = {lit}")
         return "(" + " ".join(opts) + ")"

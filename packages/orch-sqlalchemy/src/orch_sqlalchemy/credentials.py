@@ -25,7 +25,7 @@ DEFAULT_DRIVERS: dict[str, str] = {
     "mysql": "mysql+pymysql",
     "mariadb": "mariadb+pymysql",
 }
-_DRIVER = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(\+[A-Za-z][A-Za-z0-9_]*)?$")
+_DRIVER = re.compile(r"[A-Za-z][A-Za-z0-9_]*(\+[A-Za-z][A-Za-z0-9_]*)?")
 
 
 def normalise_drivername(drivername: str) -> str:
@@ -100,7 +100,7 @@ class DatabaseCredentials(Block):
                 "give either url, or driver with the URL parts (host, port, database, "
                 "username, password, query)"
             )
-        if not _DRIVER.match(self.driver):
+        if not _DRIVER.fullmatch(self.driver):
             raise ValueError(
                 f"driver {self.driver!r} is not a SQLAlchemy driver name "
                 "(like 'postgresql+psycopg', 'mysql+pymysql' or 'sqlite')"
