@@ -13,7 +13,8 @@ from orch import registry
 from orch.errors import BlockError, BlockNotFoundError, BlockValidationError
 from orch.secrets import SECRET_TYPES
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+# Used with fullmatch: a ``$`` would also match before a trailing newline ("prod\n").
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 _CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 
 
@@ -24,7 +25,7 @@ def kebab_case(name: str) -> str:
 
 def check_block_name(name: str) -> str:
     """Validate a block's name: letters, digits, ``_ . -``, up to 128 characters."""
-    if not isinstance(name, str) or not _NAME.match(name):
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise BlockError(
             f"invalid block name {name!r}: use letters, digits, '_', '.', '-' "
             "(starting with a letter or digit, at most 128 characters)"
