@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from orch import SecretRef
+from orch import Block, SecretRef
 from orch.block import check_block_name
 from orch.errors import BlockError, OrchError, SecretReferenceError
 from orch.references import register_resolver
@@ -126,3 +126,17 @@ def test_file_reference_keeps_its_text_semantics(tmp_path: Path) -> None:
     missing = tmp_path / "missing"
     with pytest.raises(SecretReferenceError, match="no such file"):
         SecretRef(f"file://{missing}").resolve()
+
+
+def test_block_type_slug_is_matched_whole() -> None:
+    with pytest.raises(BlockError, match=r"invalid block type slug 'secret\\n'"):
+        Block.load("secret\n/prod")
+
+    class Slashed(Block):
+        block_type_slug = "team/api"
+        url: str
+
+    # "team/api/prod" could never be split back into its type and name
+    with pytest.raises(BlockError, match="invalid block type slug 'team/api'"):
+        Slashed(url="https://x").save("prod")
+    assert Block.list_saved() == []
