@@ -128,20 +128,30 @@ def _display_stored(value: Any) -> Any:
 
 
 def _key_problem() -> str | None:
-    """Why the store's key cannot be used here ("no key", "wrong key"), or ``None``."""
+    """Why the store's key cannot be used here ("no key", "wrong key"), or ``None``.
+
+    Read-only: a store that has encrypted nothing yet does not adopt the key found here
+    (as a first write would), so that inspecting with a wrong key changes nothing.
+    """
     from orch.block_store import open_block_store
     from orch.errors import SecretKeyError
     from orch.store.crypto import find_key
     from orch.store.keyring import store_cipher
+    from orch.store.meta import get_meta
 
+    store = open_block_store()
     try:
-        store_cipher(open_block_store(), for_write=False)
+        source = find_key()
+    except SecretKeyError:  # a malformed key is no better than a wrong one
+        return "wrong key"
+    if source is None:
+        return "no key"
+    if get_meta(store, "key_id") is None:
+        return None  # nothing is encrypted yet: loading decrypts nothing
+    try:
+        store_cipher(store, for_write=False)
     except SecretKeyError:
-        try:
-            source = find_key()
-        except SecretKeyError:  # a malformed key is no better than a wrong one
-            return "wrong key"
-        return "no key" if source is None else "wrong key"
+        return "wrong key"
     return None
 
 
