@@ -279,3 +279,17 @@ def test_inspect_does_not_make_a_fresh_store_adopt_its_key(orch_home: Path) -> N
     # nothing was encrypted yet: the key of whoever inspected first is not the store's now
     assert get_meta(open_block_store(), "key_id") is None
     assert not (orch_home / "secret.key").exists()
+
+
+def test_inspect_without_key_on_either_store(any_store: str, orch_home: Path) -> None:
+    _save_keys_block()
+    (orch_home / "secret.key").unlink()
+    shown = orch("block", "inspect", "aws-credentials/mixed", "--json")
+    assert shown.returncode == 0, shown.stderr
+    _assert_not_shown(shown, PW)
+    data = json.loads(shown.stdout)
+    assert data["integrity"] == "not verified (no key)"
+    assert data["fields"]["aws_secret_access_key"] == "**********"
+    missing = orch("block", "inspect", "aws-credentials/nope")
+    assert missing.returncode == 1
+    assert missing.stderr == "error: no aws-credentials block named 'nope' is saved\n"
