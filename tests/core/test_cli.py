@@ -93,16 +93,22 @@ def test_rotate_key_with_env_key_needs_a_file(tmp_path: Path) -> None:
     new_file = tmp_path / "k2"
     done = orch("store", "rotate-key", "--new-key-file", str(new_file), env=env)
     assert done.returncode == 0, done.stderr
-    old = orch("block", "inspect", "t", "--json", env=env)
+    load = "from orch.system_blocks import Secret;print(Secret.load('t').value.get_secret_value())"
+    old = subprocess.run(
+        [sys.executable, "-c", load],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        check=False,
+    )
     assert old.returncode == 1 and "key id" in old.stderr
+    # inspect masks every secret: it still shows the block with the old key, unverified
+    shown = orch("block", "inspect", "t", "--json", env=env)
+    assert shown.returncode == 0, shown.stderr
+    assert json.loads(shown.stdout)["integrity"] == "not verified (wrong key)"
     env2 = {"ORCH_SECRET_KEY": new_file.read_text().strip()}
     got = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "from orch.system_blocks import Secret;"
-            "print(Secret.load('t').value.get_secret_value())",
-        ],
+        [sys.executable, "-c", load],
         capture_output=True,
         text=True,
         env={**os.environ, **env2},

@@ -13,7 +13,10 @@ from orch import registry
 from orch.errors import BlockError, BlockNotFoundError, BlockValidationError
 from orch.secrets import SECRET_TYPES
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+# Used with fullmatch: a ``$`` would also match before a trailing newline ("prod\n").
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
+# A slug is the ``slug`` of ``slug/name``: no "/", no whitespace (``_`` may lead: ``_Foo``).
+_SLUG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 _CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 
 
@@ -24,12 +27,22 @@ def kebab_case(name: str) -> str:
 
 def check_block_name(name: str) -> str:
     """Validate a block's name: letters, digits, ``_ . -``, up to 128 characters."""
-    if not isinstance(name, str) or not _NAME.match(name):
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise BlockError(
             f"invalid block name {name!r}: use letters, digits, '_', '.', '-' "
             "(starting with a letter or digit, at most 128 characters)"
         )
     return name
+
+
+def check_block_type_slug(slug: str) -> str:
+    """Validate a block type slug: letters, digits, ``_ . -``, up to 128 characters."""
+    if not isinstance(slug, str) or not _SLUG.fullmatch(slug):
+        raise BlockError(
+            f"invalid block type slug {slug!r}: use letters, digits, '_', '.', '-' "
+            "(no '/' or spaces, at most 128 characters)"
+        )
+    return slug
 
 
 def _friendly_errors(cls: type[BaseModel], exc: ValidationError) -> BlockValidationError:
@@ -209,6 +222,7 @@ class Block(BaseModel):
         """
         from orch.block_store import save_block
 
+        check_block_type_slug(self.block_type_slug)
         return save_block(self, check_block_name(name), overwrite=overwrite)
 
     @classmethod
@@ -248,7 +262,7 @@ class Block(BaseModel):
                     f"{name!r} is not a {cls.block_type_slug} block "
                     f"(use {cls.block_type_slug}/NAME or Block.load({name!r}))"
                 )
-            return slug, check_block_name(bare)
+            return check_block_type_slug(slug), check_block_name(bare)
         if cls is Block:
             from orch.block_store import find_by_name
 

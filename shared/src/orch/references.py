@@ -32,13 +32,14 @@ PLUGIN_DISTRIBUTIONS = {
     "vault": "orch-vault",
 }
 
-_REF = re.compile(r"^(?P<scheme>[a-z][a-z0-9+.-]*)://(?P<rest>.*)$", re.DOTALL)
+# Used with fullmatch (a ``$`` would also match before a trailing newline).
+_REF = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*)://(?P<rest>.*)", re.DOTALL)
 _USERINFO_PASSWORD = re.compile(r"^([^/@:]*):[^/@]*@")
 
 
 def _masked(ref: str) -> str:
     """The reference as safe to print: a password typed into it by mistake is masked."""
-    match = _REF.match(ref)
+    match = _REF.fullmatch(ref)
     if not match:
         return "<not a reference>"
     rest = _USERINFO_PASSWORD.sub(r"\1:***@", match["rest"])
@@ -65,7 +66,7 @@ class SecretRef:
             raise SecretReferenceError(
                 f"a secret reference must be a string like 'env://NAME', got {type(ref).__name__}"
             )
-        match = _REF.match(ref.strip())
+        match = _REF.fullmatch(ref.strip())
         if not match:
             raise SecretReferenceError(
                 "a secret reference must look like 'scheme://location', e.g. 'env://NAME'"

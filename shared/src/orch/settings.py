@@ -6,6 +6,8 @@
 - ``ORCH_SECRET_KEY``: the store encryption key (urlsafe base64 of 32 bytes); default the
   key file ``$ORCH_HOME/secret.key``, created 0600 on first use.
 - ``ORCH_SECRET_TTL``: seconds a resolved secret reference stays cached (default 300).
+- ``ORCH_FILE_SECRET_MAX_BYTES``: the largest file a ``file://`` reference may read
+  (default 1 MiB), so that a reference to ``/dev/zero`` or a huge file fails at once.
 """
 
 from __future__ import annotations
@@ -36,3 +38,24 @@ def secret_ttl_seconds() -> float:
         from orch.errors import OrchError
 
         raise OrchError(f"ORCH_SECRET_TTL must be a number of seconds, got {raw!r}") from None
+
+
+FILE_SECRET_MAX_BYTES_DEFAULT = 1024 * 1024
+
+
+def file_secret_max_bytes() -> int:
+    """The largest file, in bytes, that a ``file://`` secret reference may read."""
+    raw = os.environ.get("ORCH_FILE_SECRET_MAX_BYTES", "").strip()
+    if not raw:
+        return FILE_SECRET_MAX_BYTES_DEFAULT
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        from orch.errors import OrchError
+
+        raise OrchError(
+            f"ORCH_FILE_SECRET_MAX_BYTES must be a positive number of bytes, got {raw!r}"
+        )
+    return value

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -98,22 +99,110 @@ def _display(value: Any) -> Any:
     return to_jsonable_python(value)
 
 
+def _display_stored(value: Any) -> Any:
+    """A stored document's value as shown to a person, read without decrypting anything.
+
+    Mirrors :class:`orch.documents.Decoder`: an encrypted secret is masked, a reference
+    and a saved nested block are shown by name, an inlined block by its fields.
+    """
+    from orch.documents import _unchecked_ref
+    from orch.redaction import MASK
+
+    if isinstance(value, list):
+        return [_display_stored(v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    if "$secret" in value:
+        return MASK
+    if "$ref" in value:
+        # str() of a reference masks a password typed into it by mistake.
+        return f"<reference {_unchecked_ref(str(value['$ref']))}>"
+    if "$block" in value:
+        return f"<block {value['$block']}>"
+    if "$type" in value:
+        return _display_stored(value.get("$data", {}))
+    inner = value.get("$dict", value)
+    if not isinstance(inner, dict):
+        return inner
+    return {str(k): _display_stored(v) for k, v in inner.items()}
+
+
+def _key_problem() -> str | None:
+    """Why the store's key cannot be used here ("no key", "wrong key"), or ``None``.
+
+    Read-only: a store that has encrypted nothing yet does not adopt the key found here
+    (as a first write would), so that inspecting with a wrong key changes nothing.
+    """
+    from orch.block_store import open_block_store
+    from orch.errors import SecretKeyError
+    from orch.store.crypto import find_key
+    from orch.store.keyring import store_cipher
+    from orch.store.meta import get_meta
+
+    store = open_block_store()
+    try:
+        source = find_key()
+    except SecretKeyError:  # a malformed key is no better than a wrong one
+        return "wrong key"
+    if source is None:
+        return "no key"
+    if get_meta(store, "key_id") is None:
+        return None  # nothing is encrypted yet: loading decrypts nothing
+    try:
+        store_cipher(store, for_write=False)
+    except SecretKeyError:
+        return "wrong key"
+    return None
+
+
+def _masked_document(slug: str, name: str) -> tuple[int, dict[str, Any]]:
+    """The revision and masked fields of a saved block, from its stored document alone."""
+    from orch.block_store import find_by_name, stored_document
+    from orch.errors import BlockCorruptError, BlockNotFoundError
+
+    infos = [i for i in find_by_name(name) if i.slug == slug]
+    document = stored_document(slug, name)
+    if not infos or document is None:
+        raise BlockNotFoundError(f"no {slug} block named {name!r} is saved")
+    try:
+        data = json.loads(document)
+    except ValueError:
+        data = None
+    if not isinstance(data, dict):
+        raise BlockCorruptError(
+            f"block {slug}/{name} is corrupt: its stored document is not a JSON object"
+        )
+    return infos[0].revision, {str(k): _display_stored(v) for k, v in data.items()}
+
+
 @app.command("inspect")
 def inspect_(
     name: Annotated[str, typer.Argument(help="TYPE/NAME, or NAME if it is unique.")],
     as_json: JsonOpt = False,
 ) -> None:
-    """Show a saved block's fields (secrets masked)."""
+    """Show a saved block's fields (secrets masked); works without the key, unverified."""
     from orch.block import Block
 
-    block = Block.load(name)
-    fields = {k: _display(getattr(block, k)) for k in type(block).model_fields}
+    slug, bare = Block._split(name)
+    full_name = f"{slug}/{bare}"
+    problem = _key_problem()
+    if problem is None:
+        block = Block.load(full_name)
+        revision = block._block_revision
+        fields = {k: _display(getattr(block, k)) for k in type(block).model_fields}
+        integrity = "verified"
+    else:
+        # Every secret is masked anyway: show the stored document without decrypting it,
+        # and say that nothing about it could be checked.
+        revision, fields = _masked_document(slug, bare)
+        integrity = f"not verified ({problem})"
     if as_json:
         emit_json(
-            {"name": block.block_document_name, "revision": block._block_revision, "fields": fields}
+            {"name": full_name, "revision": revision, "integrity": integrity, "fields": fields}
         )
         return
-    typer.echo(f"{block.block_document_name} (revision {block._block_revision})")
+    typer.echo(f"{full_name} (revision {revision})")
+    typer.echo(f"integrity: {integrity}")
     emit_table(
         None,
         ["field", "value"],
@@ -121,13 +210,13 @@ def inspect_(
     )
 
 
-def _parse_assignments(items: list[str], option: str) -> dict[str, str]:
-    parsed = {}
+def _parse_assignments(items: list[str], option: str) -> list[tuple[str, str]]:
+    parsed = []
     for item in items:
         field, sep, value = item.partition("=")
         if not sep or not field:
             fail(f"{option} expects FIELD=VALUE, got {item.split('=')[0]!r}")
-        parsed[field.strip()] = value
+        parsed.append((field.strip(), value))
     return parsed
 
 
@@ -139,12 +228,100 @@ def _coerce(value: str) -> Any:
         return value
 
 
+def _as_reference(text: str) -> Any:
+    """``text`` as a :class:`SecretRef` when it is a reference of a known scheme, else None."""
+    from orch.errors import SecretReferenceError
+    from orch.references import SecretRef
+
+    try:
+        return SecretRef(text)
+    except SecretReferenceError:
+        return None
+
+
+class _SecretInput:
+    """Secret values typed at a hidden prompt (a terminal) or read from stdin, one per line."""
+
+    def __init__(self) -> None:
+        self.terminal = sys.stdin is not None and sys.stdin.isatty()
+
+    def read(self, field: str, option: str) -> str:
+        if self.terminal:
+            text: str = typer.prompt(field, hide_input=True)
+        else:
+            line = sys.stdin.readline() if sys.stdin is not None else ""
+            if not line:
+                fail(
+                    f"{option}: no line left on stdin "
+                    "(one line per secret field, in the order given)"
+                )
+            text = line.removesuffix("\n").removesuffix("\r")
+        if not text:
+            fail(f"{option}: the line read from stdin is empty")
+        return text
+
+
+def _secret_values(
+    block_type: str,
+    secret_fields: set[str],
+    set_: list[tuple[str, str]],
+    ref: list[tuple[str, str]],
+    set_secret: list[str],
+) -> dict[str, Any]:
+    """The secret fields given by --set-secret, --set FIELD=- / =VALUE and --ref."""
+    listed = ", ".join(sorted(secret_fields)) or "none"
+    values: dict[str, Any] = {}
+    stdin = _SecretInput()
+    # Lines of stdin go to --set-secret fields first, then to --set FIELD=- (in order).
+    reads = [(f, f"--set-secret {f}") for f in set_secret]
+    reads += [(f, f"--set {f}=-") for f, text in set_ if f in secret_fields and text == "-"]
+    for field, option in reads:
+        if field not in secret_fields:
+            fail(
+                f"{option}: {block_type} field {field!r} is not a secret field "
+                f"(secret fields: {listed})"
+            )
+        text = stdin.read(field, option)
+        values[field] = _as_reference(text) or text
+    for field, text in set_:
+        if field not in secret_fields or text == "-":
+            continue
+        reference = _as_reference(text)
+        if reference is None:
+            # The value is now in argv (the process list) and in the shell's history.
+            sys.stderr.write(
+                f"warning: --set {field}=… puts a secret on the command line, where shell "
+                f"history and the process list can show it; use --set-secret {field} to "
+                f"type it at a hidden prompt or pipe it on stdin (or --ref "
+                f"{field}=SCHEME://… for a reference)\n"
+            )
+        values[field] = reference or text
+    for field, text in ref:
+        if field not in secret_fields:
+            fail(f"--ref {field}: {block_type} field {field!r} is not a secret field")
+        from orch.references import SecretRef
+
+        values[field] = SecretRef(text)
+    return values
+
+
 @app.command("create")
 def create(
     block_type: Annotated[str, typer.Argument(help="Block type slug, e.g. database-credentials.")],
     name: Annotated[str, typer.Argument(help="Name to save the block under.")],
     set_: Annotated[
-        list[str] | None, typer.Option("--set", help="FIELD=VALUE (repeatable).")
+        list[str] | None,
+        typer.Option(
+            "--set", help="FIELD=VALUE (repeatable); FIELD=- reads a secret field from stdin."
+        ),
+    ] = None,
+    set_secret: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set-secret",
+            help="FIELD: a secret field typed at a hidden prompt, or one line of stdin when "
+            "stdin is not a terminal (repeatable: one line each, in order).",
+        ),
     ] = None,
     ref: Annotated[
         list[str] | None,
@@ -152,21 +329,25 @@ def create(
     ] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace a block of that name.")] = False,
 ) -> None:
-    """Create a block: prompts field by field (secrets hidden), or take --set/--ref."""
+    """Create a block: prompts field by field (secrets hidden), or take --set/--set-secret/--ref."""
     from orch.block import Block
-    from orch.references import SecretRef
     from orch.registry import get_block_class
 
     cls = get_block_class(block_type)
     secret_fields = set(cls.secret_fields())
-    values: dict[str, Any] = {}
-    for field, text in _parse_assignments(set_ or [], "--set").items():
-        values[field] = text if field in secret_fields else _coerce(text)
-    for field, text in _parse_assignments(ref or [], "--ref").items():
-        if field not in secret_fields:
-            fail(f"--ref {field}: {block_type} field {field!r} is not a secret field")
-        values[field] = SecretRef(text)
-    if not set_ and not ref:
+    assignments = _parse_assignments(set_ or [], "--set")
+    references = _parse_assignments(ref or [], "--ref")
+    given = [f for f, _ in assignments] + [f for f, _ in references] + list(set_secret or [])
+    for field in given:
+        if given.count(field) > 1:
+            fail(f"field {field!r} is given more than once")
+    values: dict[str, Any] = {
+        field: _coerce(text) for field, text in assignments if field not in secret_fields
+    }
+    values.update(
+        _secret_values(block_type, secret_fields, assignments, references, set_secret or [])
+    )
+    if not set_ and not ref and not set_secret:
         values = _prompt_fields(cls, secret_fields)
     for field, info in cls.model_fields.items():
         nested = _nested_block_type(info.annotation)
@@ -198,14 +379,8 @@ def _prompt_fields(cls: Any, secret_fields: set[str]) -> dict[str, Any]:
             text = typer.prompt(
                 label, hide_input=True, default="" if not required else None, show_default=False
             )
-            if text.startswith(
-                ("env://", "file://", "aws-sm://", "gcp-sm://", "azure-kv://", "vault://")
-            ):
-                from orch.references import SecretRef
-
-                values[field] = SecretRef(text)
-            elif text:
-                values[field] = text
+            if text:
+                values[field] = _as_reference(text) or text
             continue
         default = None if required else ""
         text = typer.prompt(label, default=default, show_default=False)
