@@ -12,6 +12,7 @@ import re
 import secrets
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote_plus
 
 import pytest
 from orch import flow, get_run_logger, history, task
@@ -34,7 +35,7 @@ PEM = (
 )
 PEM_MARKERS = ("MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7", "PlainRunOfBase64")
 QUOTED = "Qx7\"kL\\m9'zR\tunique-tail-8842"
-QUOTED_MARKERS = ("unique-tail-8842",)
+QUOTED_MARKERS = ("unique-tail-8842", "m9%27zR")
 
 
 def _stored_text(flow_run_id: str) -> str:
@@ -142,6 +143,7 @@ def log_reprs(pem: str, password: str) -> None:
     logger.info("password %r in %r", password, {"password": password, "key": pem})
     logger.info("as json: %s", json.dumps({"key": pem, "password": password}))
     logger.info("as bytes: %r", pem.encode())
+    logger.info("dsn postgresql://app:%s@db/prod", quote_plus(password))
     raise ValueError(f"bad credentials {password!r} / {pem!r}")
 
 
@@ -161,6 +163,7 @@ def test_escaped_forms_of_a_secret_are_masked(capsys: pytest.CaptureFixture[str]
     assert f"key '{MASK}'" in err and f"password '{MASK}' in {{'password'" in err
     assert f'as json: {{"key": "{MASK}", "password": "{MASK}"}}' in err
     assert f"as bytes: b'{MASK}'" in err
+    assert f"dsn postgresql://app:{MASK}@db/prod" in err
     run_id = history.list_flow_runs(flow="escaped-secrets", limit=1)[0]["id"]
     stored = _stored_text(run_id)
     _assert_absent(stored, markers, "the run history")

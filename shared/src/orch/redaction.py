@@ -57,8 +57,10 @@ def remember(value: object) -> None:
 
 def _escaped_forms(value: str) -> set[str]:
     """``value`` and what it becomes in a repr (either quoting), ascii(), JSON, a bytes
-    repr, and a JSON-encoded repr (stored parameters): one literal each to match."""
+    repr, a JSON-encoded repr (stored parameters) and a URL (a password in a DSN): one
+    literal each to match. A value without special characters has one form: itself."""
     import json
+    from urllib.parse import quote, quote_plus
 
     python = {repr(value)[1:-1], repr('"' + value)[2:-1], ascii(value)[1:-1]}
     try:
@@ -66,7 +68,7 @@ def _escaped_forms(value: str) -> set[str]:
         python |= {repr(raw)[2:-1], repr(b'"' + raw)[3:-1]}
     except UnicodeEncodeError:  # lone surrogates: no bytes form
         pass
-    forms = {value, *python}
+    forms = {value, *python, quote(value, safe=""), quote(value), quote_plus(value)}
     for text in (value, *python):
         forms.add(json.dumps(text)[1:-1])
         forms.add(json.dumps(text, ensure_ascii=False)[1:-1])
