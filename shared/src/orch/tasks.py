@@ -41,7 +41,6 @@ from orch.context import (
 )
 from orch.errors import OrchError, SerializationError
 from orch.futures import FutureList, OrchFuture, has_futures, resolve_futures, unmapped
-from orch.redaction import remember, revealed
 from orch.states import CACHED, COMPLETED, CRASHED, FAILED, RETRYING, RUNNING, State
 
 if TYPE_CHECKING:
@@ -805,6 +804,7 @@ def run_in_process_parent(
 ) -> State[Any]:
     """On a feeder thread of the parent: resolve upstream futures, send the call to a worker
     process, and turn its answer into a state (the worker records the run)."""
+    from orch.redaction import remember, revealed
     from orch.task_runners import check_picklable
 
     problem = _prepare(task, run, None)
@@ -856,6 +856,8 @@ def _process_entry(
 ) -> tuple[str, Any, BaseException | None, int, tuple[str, ...]]:
     """In a worker process: run the task, and return its outcome with the secrets it
     revealed that the parent did not send (so the parent masks them too)."""
+    from orch.redaction import remember, revealed
+
     if sent:
         remember(sent)
     run = TaskRun(task, flow_run_id, args, kwargs)
