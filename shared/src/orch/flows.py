@@ -529,6 +529,8 @@ def _die_of_sigterm(previous: Any) -> None:
 def _already_valid(value: Any, ann: Any) -> bool:
     """Whether ``value`` plainly has the annotated type (``int``, ``list[str]``,
     ``dict[str, int]``, a Block class...), so pydantic need not be imported to check it."""
+    if ann is Any:  # a class since Python 3.11, but isinstance(x, Any) raises
+        return True
     if isinstance(ann, type):
         if type(value) is ann:
             return True

@@ -335,17 +335,15 @@ _PLAIN = (int, float, bool, type(None))
 
 
 def _short_repr(value: Any) -> str:
-    """A bounded repr: cheap even for a huge list or frame."""
+    """A bounded repr: cheap even for a huge list or frame; secrets masked before it
+    truncates (a truncated secret's halves would escape redaction)."""
     global _repr
     if type(value) in _PLAIN:
         return repr(value)
     if _repr is None:
-        import reprlib
+        from orch.redaction import masking_repr
 
-        r = reprlib.Repr()
-        r.maxstring = r.maxother = 200
-        r.maxlist = r.maxtuple = r.maxdict = r.maxset = 20
-        _repr = r
+        _repr = masking_repr(maxstring=200, maxitems=20)
     try:
         return str(_repr.repr(value))
     except Exception:

@@ -804,6 +804,7 @@ def run_in_process_parent(
 ) -> State[Any]:
     """On a feeder thread of the parent: resolve upstream futures, send the call to a worker
     process, and turn its answer into a state (the worker records the run)."""
+    from orch.redaction import remember, revealed
     from orch.task_runners import check_picklable
 
     problem = _prepare(task, run, None)
@@ -815,11 +816,14 @@ def run_in_process_parent(
     if log_prints is None:
         log_prints = flow_ctx.log_prints if flow_ctx is not None else False
     run.state_name = RUNNING
+    # The worker is sent the secrets revealed here so far (also those revealed after it
+    # started), so that its log lines and errors are masked like the parent's.
+    sent = revealed()
     future = pool.submit(
-        _process_entry, task, run.args, run.kwargs, run.flow_run_id, run.id, log_prints
+        _process_entry, task, run.args, run.kwargs, run.flow_run_id, run.id, log_prints, sent
     )
     try:
-        name, value, exc, attempts = future.result()
+        name, value, exc, attempts, learned = future.result()
     except Exception as err:
         if isinstance(err, pickle.PicklingError | TypeError | AttributeError):
             err = SerializationError(
@@ -834,6 +838,8 @@ def run_in_process_parent(
             run.error = _error_text(err)
             history.record_task(run)
         return State(run.state_name, exception=err)
+    if learned:
+        remember(learned)  # secrets the task revealed in the worker: masked here too
     run.attempt = attempts
     run.state_name = name
     return State(name, result=value, exception=exc)
@@ -846,7 +852,14 @@ def _process_entry(
     flow_run_id: str | None,
     run_id: str,
     log_prints: bool,
-) -> tuple[str, Any, BaseException | None, int]:
+    sent: tuple[str, ...] = (),
+) -> tuple[str, Any, BaseException | None, int, tuple[str, ...]]:
+    """In a worker process: run the task, and return its outcome with the secrets it
+    revealed that the parent did not send (so the parent masks them too)."""
+    from orch.redaction import remember, revealed
+
+    if sent:
+        remember(sent)
     run = TaskRun(task, flow_run_id, args, kwargs)
     run.id = run_id
     state = run_task_sync(task, run, None, None, log_prints)
@@ -857,4 +870,8 @@ def _process_entry(
             pickle.dumps(exc)
         except Exception:
             exc = OrchError(_error_text(exc))
-    return state.name, state._result, exc, run.attempt
+    learned = revealed()
+    if learned and sent:
+        known = set(sent)
+        learned = tuple(v for v in learned if v not in known)
+    return state.name, state._result, exc, run.attempt, learned
