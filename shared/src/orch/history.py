@@ -93,9 +93,14 @@ _UPSERT_TASK = """INSERT INTO orch_task_runs (id, flow_run_id, name, task_name, 
     ON CONFLICT (id) DO UPDATE SET name = excluded.name, state = excluded.state,
     attempts = excluded.attempts, ended = excluded.ended, error = excluded.error,
     cache_key = excluded.cache_key"""
-# The task runs a crashed flow run left unfinished are Crashed too.
-_CRASH_TASKS = """UPDATE orch_task_runs SET state = 'Crashed', ended = ?, error = ?
+# The task runs a crashed flow run left unfinished are Crashed too: ended no earlier than
+# they started (a negative duration says nothing), and a run that was running shows the
+# attempt it was in (a task records its attempt number only once that attempt begins).
+_CRASH_TASKS = """UPDATE orch_task_runs SET state = 'Crashed',
+    ended = CASE WHEN started > ? THEN started ELSE ? END, error = ?,
+    attempts = CASE WHEN state <> 'Pending' AND attempts < 1 THEN 1 ELSE attempts END
     WHERE flow_run_id = ? AND state IN ('Running', 'Pending', 'Retrying')"""
+_BEAT = "UPDATE orch_flow_runs SET heartbeat = ?, attempts = ? WHERE id = ?"
 _INSERT_LOG = """INSERT INTO orch_run_logs (flow_run_id, task_run_id, ts, level, logger,
     message) VALUES (?, ?, ?, ?, ?, ?)"""
 
@@ -241,14 +246,21 @@ def flush() -> None:
             _write(batch)
 
 
+def _attempts(run: FlowRun) -> int:
+    """The attempt to record: a flow run is queued as started just before its first attempt
+    begins, and one that is running is in attempt 1 at least."""
+    return max(run.attempt, 1) if run.state_name == "Running" else run.attempt
+
+
 def _beat(now: float) -> None:
-    ids = [(now, run_id) for run_id in list(_active)]
-    if not ids:
+    rows = [(now, _attempts(run), run.id) for run in list(_active.values())]
+    if not rows:
         return
     with _write_lock:
         store = _store()
         with store.transaction() as tx:
-            tx.executemany("UPDATE orch_flow_runs SET heartbeat = ? WHERE id = ?", ids)
+            # the attempt too: after a retry, a crash shows the attempt that was running
+            tx.executemany(_BEAT, rows)
 
 
 def _store() -> Store:
@@ -277,7 +289,8 @@ def _write(batch: list[tuple[Any, ...]]) -> None:
         elif kind == "f":
             flows[item[1].id] = item[1]
         elif kind == "c":
-            crashed.append((item[2], None if item[3] is None else redact(item[3]), item[1]))
+            error = None if item[3] is None else redact(item[3])
+            crashed.append((item[2], item[2], error, item[1]))
         else:
             logs.append((*item[1:6], redact(item[6])))
     tasks: list[tuple[Any, ...]] = []
@@ -306,7 +319,7 @@ def _write(batch: list[tuple[Any, ...]]) -> None:
             f.parent_flow_run_id,
             f.parent_task_run_id,
             f.state_name,
-            f.attempt,
+            _attempts(f),
             redact(_parameters_text(f.parameters)),
             f.start_time,
             f.end_time,
@@ -318,6 +331,7 @@ def _write(batch: list[tuple[Any, ...]]) -> None:
         )
         for f in flows.values()
     ]
+    beats = [(now, _attempts(run), run.id) for run in list(_active.values())]
     store = _store()
     with store.transaction() as tx:
         if flow_rows:
@@ -328,6 +342,9 @@ def _write(batch: list[tuple[Any, ...]]) -> None:
             tx.executemany(_CRASH_TASKS, crashed)
         if logs:
             tx.executemany(_INSERT_LOG, logs)
+        if beats:
+            # A batch written is a sign of life too: a crash found later ends here.
+            tx.executemany(_BEAT, beats)
 
 
 _repr: Any = None
@@ -394,7 +411,11 @@ def detect_crashed(store: Store | None = None) -> int:
     """Mark Running flow runs whose process died as Crashed; returns how many.
 
     Same host: the recorded pid no longer exists. Any host: no heartbeat for three
-    intervals (``ORCH_HEARTBEAT_SECONDS``).
+    intervals (``ORCH_HEARTBEAT_SECONDS``). A crashed run ends at its last sign of life
+    (its last heartbeat or the last start or end of one of its task runs, never before it
+    started), keeps the attempt it was in, and its error says which process stopped, since
+    when nothing was heard from it and when the crash was found; its unfinished task runs
+    are Crashed too.
 
     Example:
         >>> detect_crashed() >= 0
@@ -406,26 +427,45 @@ def detect_crashed(store: Store | None = None) -> int:
     stale = 3 * heartbeat_seconds() + 5
     with store.transaction(write=False) as tx:
         rows = tx.execute(
-            "SELECT id, pid, host, heartbeat FROM orch_flow_runs WHERE state IN (?, ?, ?)",
+            "SELECT f.id, f.pid, f.host, f.started, f.heartbeat, (SELECT MAX(CASE WHEN "
+            "t.ended IS NULL OR t.started > t.ended THEN t.started ELSE t.ended END) "
+            "FROM orch_task_runs t WHERE t.flow_run_id = f.id) "
+            "FROM orch_flow_runs f WHERE f.state IN (?, ?, ?)",
             ("Running", "Pending", "Retrying"),
         ).fetchall()
     crashed: list[tuple[Any, ...]] = []
-    for run_id, pid, host, beat in rows:
+    for run_id, pid, host, started, beat, task_seen in rows:
         if run_id in _active:
             continue
         dead = gone_here(host, pid)
         if dead or beat is None or now - float(beat) > stale:
-            why = "its process is gone" if dead else "its process stopped sending heartbeats"
-            crashed.append(("Crashed", beat, f"Crashed: {why} (pid {pid} on {host})", run_id))
+            seen = max(float(x) for x in (started, beat, task_seen) if x is not None)
+            what = "is gone" if dead else "stopped sending heartbeats"
+            crashed.append(
+                (
+                    seen,
+                    f"Crashed: its process {what} (process {pid} on {host}, no heartbeat "
+                    f"since {_utc(seen)}; found crashed at {_utc(now)})",
+                    run_id,
+                )
+            )
     if crashed:
         with store.transaction() as tx:
             tx.executemany(
-                "UPDATE orch_flow_runs SET state = ?, ended = ?, error = ? "
+                "UPDATE orch_flow_runs SET state = 'Crashed', ended = ?, error = ?, "
+                "attempts = CASE WHEN attempts < 1 THEN 1 ELSE attempts END "
                 "WHERE id = ? AND state IN ('Running', 'Pending', 'Retrying')",
                 crashed,
             )
-            tx.executemany(_CRASH_TASKS, [(c[1], c[2], c[3]) for c in crashed])
+            tx.executemany(_CRASH_TASKS, [(c[0], c[0], c[1], c[2]) for c in crashed])
     return len(crashed)
+
+
+def _utc(ts: float) -> str:
+    """A time for a message read on any host."""
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 _FLOW_COLUMNS = (
