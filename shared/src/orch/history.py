@@ -32,7 +32,7 @@ from orch.liveness import HOST, gone_here
 
 if TYPE_CHECKING:
     from orch.context import FlowRun, TaskRun
-    from orch.store.base import Store
+    from orch.store.base import Store, Tx
 
 SCHEMA = [
     """CREATE TABLE IF NOT EXISTS orch_flow_runs (
@@ -208,23 +208,80 @@ def _loop() -> None:
                 _beat(now)
         except Exception as exc:  # history must never break a flow
             _warn(exc)
+        else:
+            _recovered()
+
+
+def _pending() -> str:
+    """What the queue holds, as a reader counts it: ``2 flow runs, 3 task runs and 5 log
+    lines``."""
+    flows: set[str] = set()
+    tasks: set[str] = set()
+    logs = 0
+    for item in list(_queue):
+        if item[0] == "f":
+            flows.add(item[1].id)
+        elif item[0] == "t":
+            tasks.add(item[1].id)
+        elif item[0] == "l":
+            logs += 1
+    return f"{len(flows)} flow runs, {len(tasks)} task runs and {logs} log lines"
+
+
+def _reason(exc: BaseException) -> str:
+    from orch.redaction import redact
+
+    return redact(f"{exc}") or type(exc).__name__
 
 
 def _warn(exc: BaseException) -> None:
+    """Say once per outage that history is not being written (it is kept and retried)."""
     global _warned
     if not _warned:
         _warned = True
         import logging
 
-        from orch.redaction import redact
-
         logging.getLogger("orch.history").warning(
-            "run history could not be written to the store: %s", redact(f"{exc}")
+            "run history could not be written to the store (%s); %s are kept and retried",
+            _reason(exc),
+            _pending(),
         )
+
+
+def _recovered() -> None:
+    global _warned
+    if _warned:
+        _warned = False
+        import logging
+
+        logging.getLogger("orch.history").warning("run history is written to the store again")
+
+
+def _report_lost(exc: BaseException) -> None:
+    """The last word of a process whose history could not be written: on stderr, always
+    (logging may be configured away), with what was not recorded and where."""
+    import sys
+
+    reason = _reason(exc)
+    try:
+        from orch.store import get_store
+
+        where = get_store().where()
+    except Exception:
+        where = ""
+    where = f" in the block store {where}" if where and where not in reason else ""
+    sys.stderr.write(
+        f"orch: warning: {_pending()} of run history were not recorded{where}: {reason}\n"
+    )
+    sys.stderr.flush()
 
 
 def flush() -> None:
     """Write everything queued so far (blocks until written).
+
+    A batch that cannot be written (the store stayed unreachable for
+    ``ORCH_STORE_RETRY_SECONDS``) goes back to the head of the queue, in order, for the
+    next flush, and the error is raised.
 
     Example:
         >>> flush()
@@ -243,7 +300,12 @@ def flush() -> None:
         except IndexError:
             pass
         if batch:
-            _write(batch)
+            try:
+                _write(batch)
+            except BaseException:
+                # Not dropped: ahead of what was queued since, so the order is kept.
+                _queue.extendleft(reversed(batch))
+                raise
 
 
 def _attempts(run: FlowRun) -> int:
@@ -332,8 +394,9 @@ def _write(batch: list[tuple[Any, ...]]) -> None:
         for f in flows.values()
     ]
     beats = [(now, _attempts(run), run.id) for run in list(_active.values())]
-    store = _store()
-    with store.transaction() as tx:
+    in_doubt = False
+
+    def write(tx: Tx) -> None:
         if flow_rows:
             tx.executemany(_UPSERT_FLOW, flow_rows)
         if tasks:
@@ -341,10 +404,36 @@ def _write(batch: list[tuple[Any, ...]]) -> None:
         if crashed:
             tx.executemany(_CRASH_TASKS, crashed)
         if logs:
-            tx.executemany(_INSERT_LOG, logs)
+            tx.executemany(_INSERT_LOG, _unwritten(tx, logs) if in_doubt else logs)
         if beats:
             # A batch written is a sign of life too: a crash found later ends here.
             tx.executemany(_BEAT, beats)
+
+    from orch.store.base import ConnectionLost
+
+    store = _store()
+    try:
+        store.retrying(write)
+    except ConnectionLost as exc:
+        if not exc.in_doubt:
+            raise
+        # The connection dropped on COMMIT: the batch may be in the store already. Its
+        # upserts are idempotent; log lines are inserted, so only those not there yet.
+        in_doubt = True
+        store.retrying(write, idempotent=True)
+
+
+def _unwritten(tx: Tx, logs: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """The log lines of a batch that a COMMIT in doubt did not write (same time, logger
+    and message: a line is written once)."""
+    stamps = [row[2] for row in logs]
+    there = set(
+        tx.execute(
+            "SELECT ts, logger, message FROM orch_run_logs WHERE ts >= ? AND ts <= ?",
+            (min(stamps), max(stamps)),
+        ).fetchall()
+    )
+    return [row for row in logs if (row[2], row[4], row[5]) not in there]
 
 
 _repr: Any = None
@@ -386,10 +475,13 @@ def parameters_digest(args: tuple[Any, ...], kwargs: dict[str, Any]) -> str | No
 
 
 def _at_exit() -> None:
+    # The last chance to write: what still fails is reported, never dropped in silence.
+    # The exit status stays the program's own (a library does not turn a run that did
+    # its work into a failure because its history could not be recorded).
     try:
         flush()
     except Exception as exc:
-        _warn(exc)
+        _report_lost(exc)
 
 
 def _after_fork() -> None:

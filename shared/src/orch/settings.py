@@ -6,6 +6,8 @@
 - ``ORCH_SECRET_KEY``: the store encryption key (urlsafe base64 of 32 bytes); default the
   key file ``$ORCH_HOME/secret.key``, created 0600 on first use.
 - ``ORCH_SECRET_TTL``: seconds a resolved secret reference stays cached (default 300).
+- ``ORCH_STORE_RETRY_SECONDS``: how long a lost store connection is retried before giving
+  up (default 30).
 """
 
 from __future__ import annotations
@@ -36,3 +38,19 @@ def secret_ttl_seconds() -> float:
         from orch.errors import OrchError
 
         raise OrchError(f"ORCH_SECRET_TTL must be a number of seconds, got {raw!r}") from None
+
+
+def store_retry_seconds() -> float:
+    """How long a store whose connection was lost is retried (``ORCH_STORE_RETRY_SECONDS``)."""
+    raw = os.environ.get("ORCH_STORE_RETRY_SECONDS", "").strip()
+    if not raw:
+        return 30.0
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if value < 0:
+        from orch.errors import OrchError
+
+        raise OrchError(f"ORCH_STORE_RETRY_SECONDS must be a number of seconds >= 0, got {raw!r}")
+    return value
