@@ -4,8 +4,10 @@ hot path.
 Runs append a reference to their run object to an in-memory queue (no copy, no
 serialisation, no database round trip on the caller's thread); a background writer thread
 drains the queue in batches — every ``ORCH_HISTORY_FLUSH_SECONDS`` (default 0.5) or as soon
-as a flow run starts or ends — and writes each batch in one transaction. The queue is
-flushed at interpreter exit. ``ORCH_HISTORY=0`` turns recording off.
+as a flow run starts or ends — and writes each batch in one transaction. A batch the
+store cannot take is kept, in order, and retried; the queue is flushed at interpreter
+exit, and what still cannot be written then is reported on stderr with its count.
+``ORCH_HISTORY=0`` turns recording off.
 
 While a flow runs, the writer refreshes its heartbeat every ``ORCH_HEARTBEAT_SECONDS``
 (default 10). A flow run still marked Running whose process is gone (same host: the pid no
