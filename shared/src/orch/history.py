@@ -28,6 +28,7 @@ import os
 import threading
 import time
 from collections import deque
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from orch.liveness import HOST, gone_here
@@ -322,9 +323,8 @@ def _beat(now: float) -> None:
         return
     with _write_lock:
         store = _store()
-        with store.transaction() as tx:
-            # the attempt too: after a retry, a crash shows the attempt that was running
-            tx.executemany(_BEAT, rows)
+        # the attempt too: after a retry, a crash shows the attempt that was running
+        store.retrying(lambda tx: tx.executemany(_BEAT, rows), idempotent=True)
 
 
 def _store() -> Store:
@@ -519,14 +519,16 @@ def detect_crashed(store: Store | None = None) -> int:
     store.ensure_schema("runs", SCHEMA)
     now = time.time()
     stale = 3 * heartbeat_seconds() + 5
-    with store.transaction(write=False) as tx:
-        rows = tx.execute(
+    rows = store.retrying(
+        lambda tx: tx.execute(
             "SELECT f.id, f.pid, f.host, f.started, f.heartbeat, (SELECT MAX(CASE WHEN "
             "t.ended IS NULL OR t.started > t.ended THEN t.started ELSE t.ended END) "
             "FROM orch_task_runs t WHERE t.flow_run_id = f.id) "
             "FROM orch_flow_runs f WHERE f.state IN (?, ?, ?)",
             ("Running", "Pending", "Retrying"),
-        ).fetchall()
+        ).fetchall(),
+        write=False,
+    )
     crashed: list[tuple[Any, ...]] = []
     for run_id, pid, host, started, beat, task_seen in rows:
         if run_id in _active:
@@ -544,15 +546,19 @@ def detect_crashed(store: Store | None = None) -> int:
                 )
             )
     if crashed:
-        with store.transaction() as tx:
-            tx.executemany(
-                "UPDATE orch_flow_runs SET state = 'Crashed', ended = ?, error = ?, "
-                "attempts = CASE WHEN attempts < 1 THEN 1 ELSE attempts END "
-                "WHERE id = ? AND state IN ('Running', 'Pending', 'Retrying')",
-                crashed,
-            )
-            tx.executemany(_CRASH_TASKS, [(c[0], c[0], c[1], c[2]) for c in crashed])
+        # Idempotent: only runs still marked running change.
+        store.retrying(partial(_mark_crashed, crashed=crashed), idempotent=True)
     return len(crashed)
+
+
+def _mark_crashed(tx: Tx, crashed: list[tuple[Any, ...]]) -> None:
+    tx.executemany(
+        "UPDATE orch_flow_runs SET state = 'Crashed', ended = ?, error = ?, "
+        "attempts = CASE WHEN attempts < 1 THEN 1 ELSE attempts END "
+        "WHERE id = ? AND state IN ('Running', 'Pending', 'Retrying')",
+        crashed,
+    )
+    tx.executemany(_CRASH_TASKS, [(c[0], c[0], c[1], c[2]) for c in crashed])
 
 
 def _utc(ts: float) -> str:
@@ -613,8 +619,9 @@ def list_flow_runs(
         + (" WHERE " + " AND ".join(where) if where else "")
         + " ORDER BY f.started DESC LIMIT ?"
     )
-    with store.transaction(write=False) as tx:
-        rows = tx.execute(sql, (*params, int(limit))).fetchall()
+    rows = store.retrying(
+        lambda tx: tx.execute(sql, (*params, int(limit))).fetchall(), write=False
+    )
     out = []
     for row in rows:
         d = _flow_dict(row[:-1])
@@ -643,21 +650,24 @@ def get_flow_run(run_id: str) -> dict[str, Any] | None:
     flush()
     store = _store()
     detect_crashed(store)
-    with store.transaction(write=False) as tx:
-        row = _one_by_prefix(
-            tx, f"SELECT {_FLOW_COLUMNS} FROM orch_flow_runs WHERE id LIKE ? LIMIT 2", run_id
-        )
-        if row is None:
-            return None
-        flow_run = _flow_dict(row)
-        tasks = tx.execute(
-            f"SELECT {_TASK_COLUMNS} FROM orch_task_runs WHERE flow_run_id = ? ORDER BY started",
-            (flow_run["id"],),
-        ).fetchall()
-        children = tx.execute(
-            "SELECT id FROM orch_flow_runs WHERE parent_flow_run_id = ? ORDER BY started",
-            (flow_run["id"],),
-        ).fetchall()
+    return store.retrying(partial(_read_flow_run, run_id=run_id), write=False)
+
+
+def _read_flow_run(tx: Tx, run_id: str) -> dict[str, Any] | None:
+    row = _one_by_prefix(
+        tx, f"SELECT {_FLOW_COLUMNS} FROM orch_flow_runs WHERE id LIKE ? LIMIT 2", run_id
+    )
+    if row is None:
+        return None
+    flow_run = _flow_dict(row)
+    tasks = tx.execute(
+        f"SELECT {_TASK_COLUMNS} FROM orch_task_runs WHERE flow_run_id = ? ORDER BY started",
+        (flow_run["id"],),
+    ).fetchall()
+    children = tx.execute(
+        "SELECT id FROM orch_flow_runs WHERE parent_flow_run_id = ? ORDER BY started",
+        (flow_run["id"],),
+    ).fetchall()
     flow_run["task_runs"] = [_task_dict(t) for t in tasks]
     flow_run["child_flow_runs"] = [c[0] for c in children]
     return flow_run
@@ -674,13 +684,15 @@ def get_task_run(run_id: str) -> dict[str, Any] | None:
     store = _store()
     detect_crashed(store)
     columns = ", ".join("t." + c.strip() for c in _TASK_COLUMNS.split(","))
-    with store.transaction(write=False) as tx:
-        row = _one_by_prefix(
+    row = store.retrying(
+        lambda tx: _one_by_prefix(
             tx,
             f"SELECT {columns}, f.name FROM orch_task_runs t "
             "LEFT JOIN orch_flow_runs f ON f.id = t.flow_run_id WHERE t.id LIKE ? LIMIT 2",
             run_id,
-        )
+        ),
+        write=False,
+    )
     if row is None:
         return None
     task_run = _task_dict(row[:-1])
@@ -704,12 +716,14 @@ def get_logs(
     column, value = ("flow_run_id", flow_run_id) if task_run_id is None else (
         "task_run_id", task_run_id
     )
-    with store.transaction(write=False) as tx:
-        rows = tx.execute(
+    rows = store.retrying(
+        lambda tx: tx.execute(
             "SELECT flow_run_id, task_run_id, ts, level, logger, message FROM orch_run_logs "
             f"WHERE {column} = ? ORDER BY ts",
             (value,),
-        ).fetchall()
+        ).fetchall(),
+        write=False,
+    )
     keys = ("flow_run_id", "task_run_id", "ts", "level", "logger", "message")
     return [dict(zip(keys, r, strict=True)) for r in rows]
 
