@@ -170,7 +170,8 @@ class Store(ABC):
         :class:`ConnectionLost` (``in_doubt``) is raised for the caller to decide.
 
         Example:
-            >>> store.retrying(lambda tx: tx.execute("SELECT 1").fetchone(), write=False)
+            >>> from orch.store import get_store
+            >>> get_store().retrying(lambda tx: tx.execute("SELECT 1").fetchone(), write=False)
             (1,)
         """
         backoff = Backoff(self)
