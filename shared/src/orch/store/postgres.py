@@ -64,7 +64,8 @@ class PostgresStore(Store):
         return conn
 
     def _usable(self, conn: Any) -> bool:
-        return not (conn.closed or conn.broken)
+        # psycopg marks a connection whose session ended (or whose socket broke) closed.
+        return not conn.closed
 
     def where(self) -> str:
         return masked_url(self.url)
