@@ -40,12 +40,10 @@ killed()
 """
 
 
-def _kill_mid_task(tmp_path: Path) -> tuple[int, str, str]:
-    os.environ["ORCH_HEARTBEAT_SECONDS"] = "30"
-    try:
-        proc = popen_python(write_script(tmp_path, "killed.py", KILLED))
-    finally:
-        del os.environ["ORCH_HEARTBEAT_SECONDS"]
+def _kill_mid_task(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[int, str, str]:
+    monkeypatch.setenv("ORCH_HEARTBEAT_SECONDS", "30")
+    proc = popen_python(write_script(tmp_path, "killed.py", KILLED))
+    monkeypatch.delenv("ORCH_HEARTBEAT_SECONDS")
     assert proc.stdout is not None and proc.stderr is not None
     ids = proc.stdout.readline().split()
     assert len(ids) == 2, proc.stderr.read()
@@ -64,10 +62,10 @@ def _kill_mid_task(tmp_path: Path) -> tuple[int, str, str]:
 
 
 def test_a_killed_run_is_crashed_with_a_duration_its_attempt_and_an_explanation(
-    any_store: str, tmp_path: Path
+    any_store: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     before = time.time()
-    pid, flow_id, task_id = _kill_mid_task(tmp_path)
+    pid, flow_id, task_id = _kill_mid_task(tmp_path, monkeypatch)
     listed = json.loads(orch_cli("runs", "ls", "--json").stdout)
     [run] = [r for r in listed if r["id"] == flow_id]
     shown = json.loads(orch_cli("runs", "show", flow_id, "--json").stdout)

@@ -275,3 +275,15 @@ def test_history_batch_whose_commit_dropped_is_written_once(
     rows.append(("flow-x", None, now + 1, "INFO", "test", "third line"))
     kept = store.retrying(lambda tx: history._unwritten(tx, rows), write=False)
     assert [r[5] for r in kept] == ["third line"]
+
+
+def test_a_retry_time_that_is_not_a_number_is_a_clear_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from orch.errors import OrchError
+    from orch.settings import store_retry_seconds
+
+    assert store_retry_seconds() == 30.0
+    monkeypatch.setenv("ORCH_STORE_RETRY_SECONDS", "soon")
+    with pytest.raises(OrchError, match="ORCH_STORE_RETRY_SECONDS must be a number"):
+        store_retry_seconds()
