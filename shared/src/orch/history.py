@@ -4,8 +4,10 @@ hot path.
 Runs append a reference to their run object to an in-memory queue (no copy, no
 serialisation, no database round trip on the caller's thread); a background writer thread
 drains the queue in batches — every ``ORCH_HISTORY_FLUSH_SECONDS`` (default 0.5) or as soon
-as a flow run starts or ends — and writes each batch in one transaction. The queue is
-flushed at interpreter exit. ``ORCH_HISTORY=0`` turns recording off.
+as a flow run starts or ends — and writes each batch in one transaction. A batch the
+store cannot take is kept, in order, and retried; the queue is flushed at interpreter
+exit, and what still cannot be written then is reported on stderr with its count.
+``ORCH_HISTORY=0`` turns recording off.
 
 While a flow runs, the writer refreshes its heartbeat every ``ORCH_HEARTBEAT_SECONDS``
 (default 10). A flow run still marked Running whose process is gone (same host: the pid no
@@ -26,13 +28,14 @@ import os
 import threading
 import time
 from collections import deque
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from orch.liveness import HOST, gone_here
 
 if TYPE_CHECKING:
     from orch.context import FlowRun, TaskRun
-    from orch.store.base import Store
+    from orch.store.base import Store, Tx
 
 SCHEMA = [
     """CREATE TABLE IF NOT EXISTS orch_flow_runs (
@@ -93,9 +96,14 @@ _UPSERT_TASK = """INSERT INTO orch_task_runs (id, flow_run_id, name, task_name, 
     ON CONFLICT (id) DO UPDATE SET name = excluded.name, state = excluded.state,
     attempts = excluded.attempts, ended = excluded.ended, error = excluded.error,
     cache_key = excluded.cache_key"""
-# The task runs a crashed flow run left unfinished are Crashed too.
-_CRASH_TASKS = """UPDATE orch_task_runs SET state = 'Crashed', ended = ?, error = ?
+# The task runs a crashed flow run left unfinished are Crashed too: ended no earlier than
+# they started (a negative duration says nothing), and a run that was running shows the
+# attempt it was in (a task records its attempt number only once that attempt begins).
+_CRASH_TASKS = """UPDATE orch_task_runs SET state = 'Crashed',
+    ended = CASE WHEN started > ? THEN started ELSE ? END, error = ?,
+    attempts = CASE WHEN state <> 'Pending' AND attempts < 1 THEN 1 ELSE attempts END
     WHERE flow_run_id = ? AND state IN ('Running', 'Pending', 'Retrying')"""
+_BEAT = "UPDATE orch_flow_runs SET heartbeat = ?, attempts = ? WHERE id = ?"
 _INSERT_LOG = """INSERT INTO orch_run_logs (flow_run_id, task_run_id, ts, level, logger,
     message) VALUES (?, ?, ?, ?, ?, ?)"""
 
@@ -203,23 +211,80 @@ def _loop() -> None:
                 _beat(now)
         except Exception as exc:  # history must never break a flow
             _warn(exc)
+        else:
+            _recovered()
+
+
+def _pending() -> str:
+    """What the queue holds, as a reader counts it: ``2 flow runs, 3 task runs and 5 log
+    lines``."""
+    flows: set[str] = set()
+    tasks: set[str] = set()
+    logs = 0
+    for item in list(_queue):
+        if item[0] == "f":
+            flows.add(item[1].id)
+        elif item[0] == "t":
+            tasks.add(item[1].id)
+        elif item[0] == "l":
+            logs += 1
+    return f"{len(flows)} flow runs, {len(tasks)} task runs and {logs} log lines"
+
+
+def _reason(exc: BaseException) -> str:
+    from orch.redaction import redact
+
+    return redact(f"{exc}") or type(exc).__name__
 
 
 def _warn(exc: BaseException) -> None:
+    """Say once per outage that history is not being written (it is kept and retried)."""
     global _warned
     if not _warned:
         _warned = True
         import logging
 
-        from orch.redaction import redact
-
         logging.getLogger("orch.history").warning(
-            "run history could not be written to the store: %s", redact(f"{exc}")
+            "run history could not be written to the store (%s); %s are kept and retried",
+            _reason(exc),
+            _pending(),
         )
+
+
+def _recovered() -> None:
+    global _warned
+    if _warned:
+        _warned = False
+        import logging
+
+        logging.getLogger("orch.history").warning("run history is written to the store again")
+
+
+def _report_lost(exc: BaseException) -> None:
+    """The last word of a process whose history could not be written: on stderr, always
+    (logging may be configured away), with what was not recorded and where."""
+    import sys
+
+    reason = _reason(exc)
+    try:
+        from orch.store import get_store
+
+        where = get_store().where()
+    except Exception:
+        where = ""
+    where = f" in the block store {where}" if where and where not in reason else ""
+    sys.stderr.write(
+        f"orch: warning: {_pending()} of run history were not recorded{where}: {reason}\n"
+    )
+    sys.stderr.flush()
 
 
 def flush() -> None:
     """Write everything queued so far (blocks until written).
+
+    A batch that cannot be written (the store stayed unreachable for
+    ``ORCH_STORE_RETRY_SECONDS``) goes back to the head of the queue, in order, for the
+    next flush, and the error is raised.
 
     Example:
         >>> flush()
@@ -238,17 +303,28 @@ def flush() -> None:
         except IndexError:
             pass
         if batch:
-            _write(batch)
+            try:
+                _write(batch)
+            except BaseException:
+                # Not dropped: ahead of what was queued since, so the order is kept.
+                _queue.extendleft(reversed(batch))
+                raise
+
+
+def _attempts(run: FlowRun) -> int:
+    """The attempt to record: a flow run is queued as started just before its first attempt
+    begins, and one that is running is in attempt 1 at least."""
+    return max(run.attempt, 1) if run.state_name == "Running" else run.attempt
 
 
 def _beat(now: float) -> None:
-    ids = [(now, run_id) for run_id in list(_active)]
-    if not ids:
+    rows = [(now, _attempts(run), run.id) for run in list(_active.values())]
+    if not rows:
         return
     with _write_lock:
         store = _store()
-        with store.transaction() as tx:
-            tx.executemany("UPDATE orch_flow_runs SET heartbeat = ? WHERE id = ?", ids)
+        # the attempt too: after a retry, a crash shows the attempt that was running
+        store.retrying(lambda tx: tx.executemany(_BEAT, rows), idempotent=True)
 
 
 def _store() -> Store:
@@ -277,7 +353,8 @@ def _write(batch: list[tuple[Any, ...]]) -> None:
         elif kind == "f":
             flows[item[1].id] = item[1]
         elif kind == "c":
-            crashed.append((item[2], None if item[3] is None else redact(item[3]), item[1]))
+            error = None if item[3] is None else redact(item[3])
+            crashed.append((item[2], item[2], error, item[1]))
         else:
             logs.append((*item[1:6], redact(item[6])))
     tasks: list[tuple[Any, ...]] = []
@@ -306,7 +383,7 @@ def _write(batch: list[tuple[Any, ...]]) -> None:
             f.parent_flow_run_id,
             f.parent_task_run_id,
             f.state_name,
-            f.attempt,
+            _attempts(f),
             redact(_parameters_text(f.parameters)),
             f.start_time,
             f.end_time,
@@ -318,8 +395,10 @@ def _write(batch: list[tuple[Any, ...]]) -> None:
         )
         for f in flows.values()
     ]
-    store = _store()
-    with store.transaction() as tx:
+    beats = [(now, _attempts(run), run.id) for run in list(_active.values())]
+    in_doubt = False
+
+    def write(tx: Tx) -> None:
         if flow_rows:
             tx.executemany(_UPSERT_FLOW, flow_rows)
         if tasks:
@@ -327,7 +406,36 @@ def _write(batch: list[tuple[Any, ...]]) -> None:
         if crashed:
             tx.executemany(_CRASH_TASKS, crashed)
         if logs:
-            tx.executemany(_INSERT_LOG, logs)
+            tx.executemany(_INSERT_LOG, _unwritten(tx, logs) if in_doubt else logs)
+        if beats:
+            # A batch written is a sign of life too: a crash found later ends here.
+            tx.executemany(_BEAT, beats)
+
+    from orch.store.base import ConnectionLost
+
+    store = _store()
+    try:
+        store.retrying(write)
+    except ConnectionLost as exc:
+        if not exc.in_doubt:
+            raise
+        # The connection dropped on COMMIT: the batch may be in the store already. Its
+        # upserts are idempotent; log lines are inserted, so only those not there yet.
+        in_doubt = True
+        store.retrying(write, idempotent=True)
+
+
+def _unwritten(tx: Tx, logs: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """The log lines of a batch that a COMMIT in doubt did not write (same time, logger
+    and message: a line is written once)."""
+    stamps = [row[2] for row in logs]
+    there = set(
+        tx.execute(
+            "SELECT ts, logger, message FROM orch_run_logs WHERE ts >= ? AND ts <= ?",
+            (min(stamps), max(stamps)),
+        ).fetchall()
+    )
+    return [row for row in logs if (row[2], row[4], row[5]) not in there]
 
 
 _repr: Any = None
@@ -367,10 +475,13 @@ def parameters_digest(args: tuple[Any, ...], kwargs: dict[str, Any]) -> str | No
 
 
 def _at_exit() -> None:
+    # The last chance to write: what still fails is reported, never dropped in silence.
+    # The exit status stays the program's own (a library does not turn a run that did
+    # its work into a failure because its history could not be recorded).
     try:
         flush()
     except Exception as exc:
-        _warn(exc)
+        _report_lost(exc)
 
 
 def _after_fork() -> None:
@@ -392,7 +503,11 @@ def detect_crashed(store: Store | None = None) -> int:
     """Mark Running flow runs whose process died as Crashed; returns how many.
 
     Same host: the recorded pid no longer exists. Any host: no heartbeat for three
-    intervals (``ORCH_HEARTBEAT_SECONDS``).
+    intervals (``ORCH_HEARTBEAT_SECONDS``). A crashed run ends at its last sign of life
+    (its last heartbeat or the last start or end of one of its task runs, never before it
+    started), keeps the attempt it was in, and its error says which process stopped, since
+    when nothing was heard from it and when the crash was found; its unfinished task runs
+    are Crashed too.
 
     Example:
         >>> detect_crashed() >= 0
@@ -402,28 +517,53 @@ def detect_crashed(store: Store | None = None) -> int:
     store.ensure_schema("runs", SCHEMA)
     now = time.time()
     stale = 3 * heartbeat_seconds() + 5
-    with store.transaction(write=False) as tx:
-        rows = tx.execute(
-            "SELECT id, pid, host, heartbeat FROM orch_flow_runs WHERE state IN (?, ?, ?)",
+    rows = store.retrying(
+        lambda tx: tx.execute(
+            "SELECT f.id, f.pid, f.host, f.started, f.heartbeat, (SELECT MAX(CASE WHEN "
+            "t.ended IS NULL OR t.started > t.ended THEN t.started ELSE t.ended END) "
+            "FROM orch_task_runs t WHERE t.flow_run_id = f.id) "
+            "FROM orch_flow_runs f WHERE f.state IN (?, ?, ?)",
             ("Running", "Pending", "Retrying"),
-        ).fetchall()
+        ).fetchall(),
+        write=False,
+    )
     crashed: list[tuple[Any, ...]] = []
-    for run_id, pid, host, beat in rows:
+    for run_id, pid, host, started, beat, task_seen in rows:
         if run_id in _active:
             continue
         dead = gone_here(host, pid)
         if dead or beat is None or now - float(beat) > stale:
-            why = "its process is gone" if dead else "its process stopped sending heartbeats"
-            crashed.append(("Crashed", beat, f"Crashed: {why} (pid {pid} on {host})", run_id))
-    if crashed:
-        with store.transaction() as tx:
-            tx.executemany(
-                "UPDATE orch_flow_runs SET state = ?, ended = ?, error = ? "
-                "WHERE id = ? AND state IN ('Running', 'Pending', 'Retrying')",
-                crashed,
+            seen = max(float(x) for x in (started, beat, task_seen) if x is not None)
+            what = "is gone" if dead else "stopped sending heartbeats"
+            crashed.append(
+                (
+                    seen,
+                    f"Crashed: its process {what} (process {pid} on {host}, no heartbeat "
+                    f"since {_utc(seen)}; found crashed at {_utc(now)})",
+                    run_id,
+                )
             )
-            tx.executemany(_CRASH_TASKS, [(c[1], c[2], c[3]) for c in crashed])
+    if crashed:
+        # Idempotent: only runs still marked running change.
+        store.retrying(partial(_mark_crashed, crashed=crashed), idempotent=True)
     return len(crashed)
+
+
+def _mark_crashed(tx: Tx, crashed: list[tuple[Any, ...]]) -> None:
+    tx.executemany(
+        "UPDATE orch_flow_runs SET state = 'Crashed', ended = ?, error = ?, "
+        "attempts = CASE WHEN attempts < 1 THEN 1 ELSE attempts END "
+        "WHERE id = ? AND state IN ('Running', 'Pending', 'Retrying')",
+        crashed,
+    )
+    tx.executemany(_CRASH_TASKS, [(c[0], c[0], c[1], c[2]) for c in crashed])
+
+
+def _utc(ts: float) -> str:
+    """A time for a message read on any host."""
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 _FLOW_COLUMNS = (
@@ -477,8 +617,9 @@ def list_flow_runs(
         + (" WHERE " + " AND ".join(where) if where else "")
         + " ORDER BY f.started DESC LIMIT ?"
     )
-    with store.transaction(write=False) as tx:
-        rows = tx.execute(sql, (*params, int(limit))).fetchall()
+    rows = store.retrying(
+        lambda tx: tx.execute(sql, (*params, int(limit))).fetchall(), write=False
+    )
     out = []
     for row in rows:
         d = _flow_dict(row[:-1])
@@ -507,21 +648,24 @@ def get_flow_run(run_id: str) -> dict[str, Any] | None:
     flush()
     store = _store()
     detect_crashed(store)
-    with store.transaction(write=False) as tx:
-        row = _one_by_prefix(
-            tx, f"SELECT {_FLOW_COLUMNS} FROM orch_flow_runs WHERE id LIKE ? LIMIT 2", run_id
-        )
-        if row is None:
-            return None
-        flow_run = _flow_dict(row)
-        tasks = tx.execute(
-            f"SELECT {_TASK_COLUMNS} FROM orch_task_runs WHERE flow_run_id = ? ORDER BY started",
-            (flow_run["id"],),
-        ).fetchall()
-        children = tx.execute(
-            "SELECT id FROM orch_flow_runs WHERE parent_flow_run_id = ? ORDER BY started",
-            (flow_run["id"],),
-        ).fetchall()
+    return store.retrying(partial(_read_flow_run, run_id=run_id), write=False)
+
+
+def _read_flow_run(tx: Tx, run_id: str) -> dict[str, Any] | None:
+    row = _one_by_prefix(
+        tx, f"SELECT {_FLOW_COLUMNS} FROM orch_flow_runs WHERE id LIKE ? LIMIT 2", run_id
+    )
+    if row is None:
+        return None
+    flow_run = _flow_dict(row)
+    tasks = tx.execute(
+        f"SELECT {_TASK_COLUMNS} FROM orch_task_runs WHERE flow_run_id = ? ORDER BY started",
+        (flow_run["id"],),
+    ).fetchall()
+    children = tx.execute(
+        "SELECT id FROM orch_flow_runs WHERE parent_flow_run_id = ? ORDER BY started",
+        (flow_run["id"],),
+    ).fetchall()
     flow_run["task_runs"] = [_task_dict(t) for t in tasks]
     flow_run["child_flow_runs"] = [c[0] for c in children]
     return flow_run
@@ -538,13 +682,15 @@ def get_task_run(run_id: str) -> dict[str, Any] | None:
     store = _store()
     detect_crashed(store)
     columns = ", ".join("t." + c.strip() for c in _TASK_COLUMNS.split(","))
-    with store.transaction(write=False) as tx:
-        row = _one_by_prefix(
+    row = store.retrying(
+        lambda tx: _one_by_prefix(
             tx,
             f"SELECT {columns}, f.name FROM orch_task_runs t "
             "LEFT JOIN orch_flow_runs f ON f.id = t.flow_run_id WHERE t.id LIKE ? LIMIT 2",
             run_id,
-        )
+        ),
+        write=False,
+    )
     if row is None:
         return None
     task_run = _task_dict(row[:-1])
@@ -568,12 +714,14 @@ def get_logs(
     column, value = ("flow_run_id", flow_run_id) if task_run_id is None else (
         "task_run_id", task_run_id
     )
-    with store.transaction(write=False) as tx:
-        rows = tx.execute(
+    rows = store.retrying(
+        lambda tx: tx.execute(
             "SELECT flow_run_id, task_run_id, ts, level, logger, message FROM orch_run_logs "
             f"WHERE {column} = ? ORDER BY ts",
             (value,),
-        ).fetchall()
+        ).fetchall(),
+        write=False,
+    )
     keys = ("flow_run_id", "task_run_id", "ts", "level", "logger", "message")
     return [dict(zip(keys, r, strict=True)) for r in rows]
 

@@ -8,6 +8,8 @@
 - ``ORCH_SECRET_TTL``: seconds a resolved secret reference stays cached (default 300).
 - ``ORCH_FILE_SECRET_MAX_BYTES``: the largest file a ``file://`` reference may read
   (default 1 MiB), so that a reference to ``/dev/zero`` or a huge file fails at once.
+- ``ORCH_STORE_RETRY_SECONDS``: how long a lost store connection is retried before giving
+  up (default 30).
 """
 
 from __future__ import annotations
@@ -27,17 +29,25 @@ def store_url() -> str:
     return url or f"sqlite:///{orch_home() / 'orch.db'}"
 
 
-def secret_ttl_seconds() -> float:
-    """How long a resolved secret reference is cached in this process."""
-    raw = os.environ.get("ORCH_SECRET_TTL", "").strip()
+def _number(name: str, default: float, *, what: str, positive: bool = False) -> float:
+    """The number in ``$name`` (``default`` when unset); anything else is a clear error."""
+    raw = os.environ.get(name, "").strip()
     if not raw:
-        return 300.0
+        return default
     try:
-        return float(raw)
+        value = float(raw)
     except ValueError:
+        value = float("nan")
+    if not (value > 0 if positive else value >= 0):  # also refuses NaN
         from orch.errors import OrchError
 
-        raise OrchError(f"ORCH_SECRET_TTL must be a number of seconds, got {raw!r}") from None
+        raise OrchError(f"{name} must be {what}, got {raw!r}")
+    return value
+
+
+def secret_ttl_seconds() -> float:
+    """How long a resolved secret reference is cached in this process."""
+    return _number("ORCH_SECRET_TTL", 300.0, what="a number of seconds >= 0")
 
 
 FILE_SECRET_MAX_BYTES_DEFAULT = 1024 * 1024
@@ -45,17 +55,19 @@ FILE_SECRET_MAX_BYTES_DEFAULT = 1024 * 1024
 
 def file_secret_max_bytes() -> int:
     """The largest file, in bytes, that a ``file://`` secret reference may read."""
-    raw = os.environ.get("ORCH_FILE_SECRET_MAX_BYTES", "").strip()
-    if not raw:
-        return FILE_SECRET_MAX_BYTES_DEFAULT
-    try:
-        value = int(raw)
-    except ValueError:
-        value = 0
-    if value <= 0:
+    value = _number(
+        "ORCH_FILE_SECRET_MAX_BYTES",
+        FILE_SECRET_MAX_BYTES_DEFAULT,
+        what="a positive number of bytes",
+        positive=True,
+    )
+    if value != int(value):
         from orch.errors import OrchError
 
-        raise OrchError(
-            f"ORCH_FILE_SECRET_MAX_BYTES must be a positive number of bytes, got {raw!r}"
-        )
-    return value
+        raise OrchError(f"ORCH_FILE_SECRET_MAX_BYTES must be a whole number of bytes, got {value}")
+    return int(value)
+
+
+def store_retry_seconds() -> float:
+    """How long a store whose connection was lost is retried (``ORCH_STORE_RETRY_SECONDS``)."""
+    return _number("ORCH_STORE_RETRY_SECONDS", 30.0, what="a number of seconds >= 0")

@@ -24,7 +24,8 @@ def _when(ts: float | None) -> str:
 def _duration(start: float | None, end: float | None) -> str:
     if start is None or end is None:
         return ""
-    seconds = float(end) - float(start)
+    # never negative: a clock step back (or an old crash record) is not a time travel
+    seconds = max(0.0, float(end) - float(start))
     return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.1f} s"
 
 

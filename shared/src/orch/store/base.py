@@ -9,12 +9,57 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from typing import Any
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, suppress
+from typing import Any, TypeVar
+
+from orch.errors import StoreError
 
 Row = tuple[Any, ...]
+T = TypeVar("T")
+
+
+class ConnectionLost(StoreError):
+    """The store's connection dropped during a transaction (the server restarted, or an
+    administrator or a failover ended the session).
+
+    ``in_doubt`` is False when it dropped before COMMIT was sent: nothing was applied and
+    the transaction can run again on a new connection. It is True when it dropped on
+    COMMIT itself: the server may have applied the transaction or not.
+    """
+
+    def __init__(self, message: str, *, in_doubt: bool) -> None:
+        super().__init__(message)
+        self.in_doubt = in_doubt
+
+
+class Backoff:
+    """Waits between attempts to get a lost store back, up to ``ORCH_STORE_RETRY_SECONDS``
+    after the first failure; then raises a :class:`StoreError` naming the store."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._deadline: float | None = None
+        self._limit = 0.0
+        self._delay = 0.0  # the first retry is at once: a dropped idle session is common
+
+    def wait(self, reason: str) -> None:
+        """Sleep before the next attempt, or raise when the retry time is spent."""
+        now = time.monotonic()
+        if self._deadline is None:
+            from orch.settings import store_retry_seconds
+
+            self._limit = store_retry_seconds()
+            self._deadline = now + self._limit
+        if now >= self._deadline:
+            raise StoreError(
+                f"lost the connection to the block store {self._store.where()} and could "
+                f"not get it back within {self._limit:g} s (ORCH_STORE_RETRY_SECONDS): {reason}"
+            )
+        time.sleep(min(self._delay, self._deadline - now))
+        self._delay = min(max(self._delay * 2, 0.05), 2.0)
 
 
 class Tx:
@@ -71,13 +116,27 @@ class Store(ABC):
     @abstractmethod
     def _connect(self) -> Any: ...
 
+    def _usable(self, conn: Any) -> bool:
+        """False for a connection known to be dead (it is then replaced)."""
+        return True
+
     def _connection(self) -> Any:
         local = self._local
         conn = getattr(local, "conn", None)
-        if conn is None or local.pid != os.getpid():
+        if conn is None or local.pid != os.getpid() or not self._usable(conn):
+            if conn is not None and local.pid == os.getpid():
+                self._discard(conn)
             conn = local.conn = self._connect()
             local.pid = os.getpid()
         return conn
+
+    def _discard(self, conn: Any) -> None:
+        """Forget this thread's (dead) connection; the next transaction opens a new one."""
+        # It is dead already: closing only frees the socket, and may fail.
+        with suppress(Exception):
+            conn.close()
+        if getattr(self._local, "conn", None) is conn:
+            self._local.conn = None
 
     def close(self) -> None:
         """Close this thread's connection."""
@@ -86,11 +145,44 @@ class Store(ABC):
             conn.close()
         self._local.conn = None
 
+    def where(self) -> str:
+        """The store, for messages (never a password)."""
+        return self.url
+
     @contextmanager
     @abstractmethod
     def transaction(self, write: bool = True) -> Iterator[Tx]:
         """One transaction: committed when the block exits, rolled back on error."""
         yield  # type: ignore[misc]
+
+    def _transaction(self, write: bool, backoff: Backoff) -> AbstractContextManager[Tx]:
+        """:meth:`transaction`, sharing the retry time of :meth:`retrying`."""
+        return self.transaction(write)
+
+    def retrying(
+        self, work: Callable[[Tx], T], *, write: bool = True, idempotent: bool = False
+    ) -> T:
+        """``work(tx)`` in one transaction, run again on a new connection when the
+        connection drops before COMMIT (up to ``ORCH_STORE_RETRY_SECONDS``).
+
+        A drop on COMMIT itself leaves the outcome unknown: ``work`` runs again only for a
+        read or when ``idempotent`` (running it twice is the same as once); otherwise the
+        :class:`ConnectionLost` (``in_doubt``) is raised for the caller to decide.
+
+        Example:
+            >>> from orch.store import get_store
+            >>> get_store().retrying(lambda tx: tx.execute("SELECT 1").fetchone(), write=False)
+            (1,)
+        """
+        backoff = Backoff(self)
+        while True:
+            try:
+                with self._transaction(write, backoff) as tx:
+                    return work(tx)
+            except ConnectionLost as exc:
+                if exc.in_doubt and write and not idempotent:
+                    raise
+                backoff.wait(str(exc))
 
     # --- schema ----------------------------------------------------------------------
     def ensure_schema(self, name: str, statements: Sequence[str]) -> None:
