@@ -518,10 +518,7 @@ def _die_of_sigterm(previous: Any) -> None:
     import os
     import signal
 
-    try:
-        history.flush()
-    except Exception as exc:
-        history._warn(exc)
+    history.flush_or_report()
     _restore_sigterm(previous)
     os.kill(os.getpid(), signal.SIGTERM)
 

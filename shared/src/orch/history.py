@@ -474,14 +474,16 @@ def parameters_digest(args: tuple[Any, ...], kwargs: dict[str, Any]) -> str | No
     return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
 
 
-def _at_exit() -> None:
-    # The last chance to write: what still fails is reported, never dropped in silence.
-    # The exit status stays the program's own (a library does not turn a run that did
-    # its work into a failure because its history could not be recorded).
+def flush_or_report() -> None:
+    """The last chance to write, at exit or before dying of a signal: what still fails is
+    reported on stderr, never dropped in silence. The exit status stays the program's own
+    (a library does not turn a run that did its work into a failure because its history
+    could not be recorded)."""
     try:
         flush()
     except Exception as exc:
         _report_lost(exc)
+
 
 
 def _after_fork() -> None:
@@ -494,7 +496,7 @@ def _after_fork() -> None:
     _wake = threading.Event()
 
 
-atexit.register(_at_exit)
+atexit.register(flush_or_report)
 os.register_at_fork(after_in_child=_after_fork)
 
 
