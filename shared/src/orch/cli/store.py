@@ -1,4 +1,4 @@
-"""``orch store``: where the store is, and rotating its encryption key."""
+"""``orch store``: where the store is, rotating its encryption key, signing old blocks."""
 
 from __future__ import annotations
 
@@ -64,34 +64,76 @@ def rotate_key(
         typer.Option(help="Where to write the new key when the key comes from ORCH_SECRET_KEY."),
     ] = None,
 ) -> None:
-    """Re-encrypt every secret with a new key, in one transaction."""
+    """Re-encrypt every secret and re-sign every block with a new key, in one transaction.
+
+    The new key is written (and flushed to disk) before any row changes; if the rotation
+    fails, nothing changes and the new key file is removed. The task cache is dropped.
+    """
+    from orch.block_store import open_block_store
     from orch.block_store import rotate_key as rotate
-    from orch.store.crypto import find_key, new_key, write_key_file
+    from orch.store.crypto import find_key, fsync_dir, new_key, write_key_file
+    from orch.store.keyring import store_cipher
 
     source = find_key()
     if source is None:
         fail("this store has no key yet: nothing to rotate")
         return
-    key = new_key()
-    if source.path is None:
-        if new_key_file is None:
-            fail(
-                "the key comes from ORCH_SECRET_KEY: pass --new-key-file PATH to receive "
-                "the new key, then set ORCH_SECRET_KEY to it"
-            )
-            return
-        write_key_file(new_key_file, key)
-        count = rotate(key)
-        typer.echo(
-            f"re-encrypted {count} block(s); the new key is in {new_key_file}: "
-            "set ORCH_SECRET_KEY to its content"
+    if source.path is None and new_key_file is None:
+        fail(
+            "the key comes from ORCH_SECRET_KEY: pass --new-key-file PATH to receive "
+            "the new key, then set ORCH_SECRET_KEY to it"
         )
         return
-    # The new key is written beside the old one first; if we stop between the commit and
-    # the rename, the next use of the store finishes the swap (see keyring._finish_rotation).
-    pending = source.path.with_name(source.path.name + ".new")
-    pending.unlink(missing_ok=True)
-    write_key_file(pending, key)
-    count = rotate(key)
-    os.replace(pending, source.path)
-    typer.echo(f"re-encrypted {count} block(s) with a new key in {source.path}")
+    if source.path is not None and new_key_file is not None:
+        fail(
+            f"the key comes from the key file {source.path}, which is rewritten in place: "
+            "--new-key-file is only for a key from ORCH_SECRET_KEY"
+        )
+        return
+    # With a key file, the new key goes beside the old one first; if we stop between the
+    # commit and the rename, the next use of the store finishes the swap
+    # (keyring._finish_rotation).
+    if new_key_file is not None:
+        target = new_key_file
+    else:
+        assert source.path is not None
+        target = source.path.with_name(source.path.name + ".new")
+    if target.exists():
+        fail(
+            f"{target} exists; choose a path that does not exist"
+            if new_key_file is not None
+            else f"{target} exists: another rotation is running, or one was cut off; if none "
+            "is running, run any orch command that loads a block (it finishes a rotation "
+            "that committed), then remove the file and try again"
+        )
+        return
+    # The current key must be the store's before anything is written.
+    store_cipher(open_block_store(), for_write=False)
+    key = new_key()
+    write_key_file(target, key)  # refuses an existing file; fsyncs the file and its folder
+    try:
+        result = rotate(key)
+    except BaseException:
+        target.unlink(missing_ok=True)  # never leave a key that encrypts nothing
+        raise
+    dropped = f"; dropped {result.cache_entries} cached task result(s) sealed with the old key"
+    counts = f"re-encrypted {result.reencrypted} and re-signed {result.blocks} block(s)"
+    if source.path is None:
+        typer.echo(f"{counts}{dropped}; the new key is in {target}: set ORCH_SECRET_KEY to it")
+        return
+    os.replace(target, source.path)
+    fsync_dir(source.path.parent)
+    typer.echo(f"{counts}{dropped}; the new key is in {source.path}")
+
+
+@app.command("upgrade")
+def upgrade() -> None:
+    """Check and sign the blocks an older orch wrote without an integrity tag.
+
+    Each one is signed only if every secret value in it decrypts with the store's key for
+    that very block; all of them are signed in one transaction, or none.
+    """
+    from orch.block_store import sign_unsigned_blocks
+
+    signed = sign_unsigned_blocks()
+    typer.echo(f"signed {len(signed)} block(s)" + (": " + ", ".join(signed) if signed else ""))
