@@ -145,6 +145,48 @@ def test_a_process_with_a_retired_env_key_cannot_save(
         )
 
 
+SAVER = """
+import sys
+from orch.system_blocks import Secret
+worker, count = sys.argv[1], int(sys.argv[2])
+for i in range(count):
+    Secret(value=f"value-{worker}-{i}").save(f"w{worker}-{i}")
+"""
+CHECKER = """
+import sys
+from orch.system_blocks import Secret
+workers, count = int(sys.argv[1]), int(sys.argv[2])
+for w in range(workers):
+    for i in range(count):
+        assert Secret.load(f"w{w}-{i}").value.get_secret_value() == f"value-{w}-{i}", (w, i)
+print("ok")
+"""
+
+
+def test_saves_racing_rotations_are_all_readable_afterwards(any_store: str) -> None:
+    """Processes that keep saving while the key is rotated (three times) never write a
+    block under a retired key: a fresh process reads every one of them."""
+    _save_secret("first")
+    workers, count = 2, 150
+    env = {**os.environ}
+    savers = [
+        subprocess.Popen(
+            [sys.executable, "-c", SAVER, str(w), str(count)],
+            env=env,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for w in range(workers)
+    ]
+    for _ in range(3):
+        done = orch("store", "rotate-key")
+        assert done.returncode == 0, done.stderr
+    for saver in savers:
+        _, err = saver.communicate(timeout=120)
+        assert saver.returncode == 0, err
+    assert python(CHECKER, str(workers), str(count)) == "ok"
+
+
 @pytest.mark.parametrize("key_from", ["file", "env"])
 def test_a_failed_rotation_rolls_back_whole_and_leaves_no_key_file(
     orch_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, key_from: str

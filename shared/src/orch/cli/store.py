@@ -121,8 +121,14 @@ def rotate_key(
     if source.path is None:
         typer.echo(f"{counts}{dropped}; the new key is in {target}: set ORCH_SECRET_KEY to it")
         return
-    os.replace(target, source.path)
-    fsync_dir(source.path.parent)
+    try:
+        os.replace(target, source.path)
+        fsync_dir(source.path.parent)
+    except FileNotFoundError:
+        # Another process saw the commit and finished the swap itself (keyring).
+        found = find_key()
+        if found is None or found.key != key:
+            raise
     typer.echo(f"{counts}{dropped}; the new key is in {source.path}")
 
 

@@ -12,6 +12,7 @@ that is still not the store's key. Nothing is ever written under a retired key.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from typing import NoReturn
@@ -119,18 +120,27 @@ def _rotated(store: Store, source: KeySource, recorded: str) -> NoReturn:
 
 
 def _finish_rotation(source: KeySource, stored_id: str) -> KeySource | None:
-    """After a rotation that committed but was cut off before the key file was swapped."""
+    """After a rotation that committed but was cut off before the key file was swapped.
+
+    Several processes (and the rotating one) may race to swap: whoever loses finds the
+    key file already holding the new key.
+    """
     if source.path is None:
         return None
     pending = source.path.with_name(source.path.name + ".new")
-    if not pending.exists():
-        return None
-    key = decode_key(pending.read_text(), f"key file {pending}")
-    if key_id(key) != stored_id:
-        return None
-    os.replace(pending, source.path)
-    fsync_dir(source.path.parent)
-    return KeySource(key, source.description, source.path)
+    try:
+        key: bytes | None = decode_key(pending.read_text(), f"key file {pending}")
+    except FileNotFoundError:
+        key = None
+    if key is not None and key_id(key) == stored_id:
+        with contextlib.suppress(FileNotFoundError):
+            os.replace(pending, source.path)
+            fsync_dir(source.path.parent)
+        return KeySource(key, source.description, source.path)
+    again = find_key()
+    if again is not None and again.path is not None and key_id(again.key) == stored_id:
+        return again
+    return None
 
 
 def _mismatch(store: Store, source: KeySource, stored_id: str) -> KeySource:
