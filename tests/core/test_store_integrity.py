@@ -187,18 +187,36 @@ def test_saves_racing_rotations_are_all_readable_afterwards(any_store: str) -> N
     assert python(CHECKER, str(workers), str(count)) == "ok"
 
 
+def test_a_process_with_the_old_key_caches_under_the_rotated_key(orch_home: Path) -> None:
+    @task(cache_key_fn=lambda ctx, params: "after-rotation")
+    def value() -> str:
+        return "fresh"
+
+    _save_secret("s")  # this process now holds a cipher for the first key
+    assert orch("store", "rotate-key").returncode == 0
+    assert value() == "fresh"
+    hit = "from orch import cache; print(cache.lookup('after-rotation'))"
+    assert python(hit) == "(True, 'fresh')"
+
+
+@pytest.mark.parametrize("breakage", ["foreign-secret", "bad-json", "edited"])
 @pytest.mark.parametrize("key_from", ["file", "env"])
 def test_a_failed_rotation_rolls_back_whole_and_leaves_no_key_file(
-    orch_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, key_from: str
+    orch_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, key_from: str, breakage: str
 ) -> None:
     if key_from == "env":
         monkeypatch.setenv("ORCH_SECRET_KEY", encode_key(new_key()))
     for name in ("a", "b", "c"):
         _save_secret(name, f"{PLAIN}-{name}")
-    # b's secret is sealed for another block: decrypting it during the rotation fails.
     with _db(orch_home) as conn:
         before = dict(conn.execute("SELECT name, document FROM orch_blocks").fetchall())
-    _resign(orch_home, "b", before["a"])
+    if breakage == "foreign-secret":  # b's secret was sealed for block a: it cannot decrypt
+        _resign(orch_home, "b", before["a"])
+    elif breakage == "bad-json":  # signed by someone with the key, but not a document
+        _resign(orch_home, "b", "{not json")
+    else:  # changed in the database, without the key
+        with _db(orch_home) as conn:
+            conn.execute("UPDATE orch_blocks SET revision = 9 WHERE name = 'b'")
     with _db(orch_home) as conn:
         before = dict(conn.execute("SELECT name, document FROM orch_blocks").fetchall())
     key_file = orch_home / "secret.key"
@@ -337,6 +355,7 @@ def test_an_unsigned_row_is_refused_until_orch_store_upgrade(any_store: str) -> 
     with pytest.raises(BlockIntegrityError) as info:
         Secret.load("old-1")
     assert "secret/old-1" in str(info.value) and "orch store upgrade" in str(info.value)
+    assert json.loads(orch("store", "info", "--json").stdout)["unsigned_blocks"] == 2
     done = orch("store", "upgrade")
     assert done.returncode == 0, done.stderr
     assert "signed 2 block(s)" in done.stdout

@@ -555,6 +555,8 @@ def sign_unsigned_blocks() -> list[str]:
     from orch.store.crypto import InvalidTag
 
     store = _store()
+    if not count_unsigned():
+        return []  # nothing to do: and no key is needed (or created) for it
     held = store_cipher(store, for_write=True)
     signed: list[str] = []
     with store.transaction() as tx:
@@ -585,6 +587,14 @@ def sign_unsigned_blocks() -> list[str]:
             )
             signed.append(full)
     return signed
+
+
+def count_unsigned() -> int:
+    """How many blocks have no integrity tag (for ``orch store info``)."""
+    store = _store()
+    with store.transaction(write=False) as tx:
+        row = tx.execute("SELECT count(*) FROM orch_blocks WHERE mac IS NULL").fetchone()
+    return 0 if row is None else int(row[0])
 
 
 def _token(node: dict[str, Any], full: str, path: str) -> str:

@@ -62,8 +62,10 @@ def ensure_schema(store: Store) -> None:
 
 def _store() -> Store:
     from orch.store import get_store
+    from orch.store.meta import SCHEMA as META_SCHEMA
 
     store = get_store()
+    store.ensure_schema("meta", META_SCHEMA)
     ensure_schema(store)
     return store
 
@@ -85,10 +87,13 @@ def _context(key: str) -> bytes:
     return b"orch-task-cache-v1\0" + key.encode()
 
 
-def _cipher(store: Store, *, for_write: bool) -> Cipher:
-    from orch.store.keyring import store_cipher
+def _cipher(store: Store, recorded: Any) -> Cipher:
+    """The cipher of the key id the store recorded (just read): after another process
+    rotated the key, never the retired one this process may still hold."""
+    from orch.store.keyring import cipher_for, store_cipher
 
-    return store_cipher(store, for_write=for_write)
+    held = store_cipher(store, for_write=False)
+    return held if recorded in (None, held.key_id) else cipher_for(store, str(recorded), held)
 
 
 def _inside_results(path: str) -> Path | None:
@@ -118,11 +123,13 @@ def lookup(key: str) -> tuple[bool, Any]:
     store = _store()
     with store.transaction(write=False) as tx:
         row = tx.execute(
-            "SELECT expires, payload, path FROM orch_task_cache WHERE key = ?", (key,)
+            "SELECT expires, payload, path, (SELECT value FROM orch_meta WHERE key = 'key_id')"
+            " FROM orch_task_cache WHERE key = ?",
+            (key,),
         ).fetchone()
     if row is None:
         return False, None
-    expires, payload, path = row
+    expires, payload, path, recorded = row
     if expires is not None and float(expires) <= time.time():
         return False, None
     if path:
@@ -138,7 +145,7 @@ def lookup(key: str) -> tuple[bool, Any]:
     else:
         sealed = bytes(payload)
     try:
-        data = _cipher(store, for_write=False).unseal(sealed, _context(key))
+        data = _cipher(store, recorded).unseal(sealed, _context(key))
     except SecretKeyError as exc:
         return _refuse(key, f"it cannot be checked: {exc}")
     except InvalidTag:
@@ -171,33 +178,47 @@ def save(task: Task[Any, Any], key: str, value: Any, expiration: timedelta | Non
             f"({type(exc).__name__}: {exc}); return picklable data (rows, dicts, frames, "
             "bytes) or remove cache_key_fn"
         ) from None
+    from orch.store.keyring import current_cipher, store_cipher
+
     store = _store()
     try:
-        sealed = _cipher(store, for_write=True).seal(data, _context(key))
+        cipher = store_cipher(store, for_write=True)
+        now = time.time()
+        expires = None if expiration is None else now + expiration.total_seconds()
+        payload, path = _place(key, cipher.seal(data, _context(key)))
+        with store.transaction() as tx:
+            # Sealed with the key the store records now, never a retired one this process
+            # still holds: if another process rotated the key meanwhile, seal again.
+            current = current_cipher(store, tx, cipher)
+            if current is not cipher:
+                payload, path = _place(key, current.seal(data, _context(key)))
+            tx.execute(
+                "INSERT INTO orch_task_cache (key, task_key, created, expires, size, payload,"
+                " path) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET "
+                "task_key = excluded.task_key, created = excluded.created, "
+                "expires = excluded.expires, size = excluded.size, payload = excluded.payload, "
+                "path = excluded.path",
+                (key, task.task_key, now, expires, len(data), payload, path),
+            )
     except SecretKeyError as exc:
         _log.warning("result of task %r not cached: %s", task.name, exc)
-        return
-    now = time.time()
-    expires = None if expiration is None else now + expiration.total_seconds()
-    payload: bytes | None = sealed
-    path: str | None = None
-    if len(sealed) > inline_limit():
-        folder = results_dir()
-        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        target = folder / f"{hashlib.sha256(key.encode()).hexdigest()}.pickle"
-        tmp = target.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_bytes(sealed)
-        os.replace(tmp, target)  # atomic: a reader never sees half a file
-        payload, path = None, str(target)
-    with store.transaction() as tx:
-        tx.execute(
-            "INSERT INTO orch_task_cache (key, task_key, created, expires, size, payload, path)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET "
-            "task_key = excluded.task_key, created = excluded.created, "
-            "expires = excluded.expires, size = excluded.size, payload = excluded.payload, "
-            "path = excluded.path",
-            (key, task.task_key, now, expires, len(data), payload, path),
-        )
+
+
+def _place(key: str, sealed: bytes) -> tuple[bytes | None, str | None]:
+    """``(payload, path)`` for the table: small values inline, big ones in a file."""
+    if len(sealed) <= inline_limit():
+        return sealed, None
+    return None, _write_file(key, sealed)
+
+
+def _write_file(key: str, sealed: bytes) -> str:
+    folder = results_dir()
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    target = folder / f"{hashlib.sha256(key.encode()).hexdigest()}.pickle"
+    tmp = target.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_bytes(sealed)
+    os.replace(tmp, target)  # atomic: a reader never sees half a file
+    return str(target)
 
 
 def drop_all(tx: Tx) -> tuple[int, list[str]]:

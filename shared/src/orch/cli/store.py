@@ -16,7 +16,7 @@ app = typer.Typer(no_args_is_help=True)
 @app.command("info")
 def info(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Show the store's location, its block count and which key it needs."""
-    from orch.block_store import list_blocks, open_block_store
+    from orch.block_store import count_unsigned, list_blocks, open_block_store
     from orch.store.crypto import find_key, key_file_path, key_id
     from orch.store.meta import get_meta
 
@@ -31,6 +31,7 @@ def info(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     data = {
         **description,
         "blocks": len(list_blocks()),
+        "unsigned_blocks": count_unsigned(),  # written by an older orch: `orch store upgrade`
         "key_id": stored_id,
         "key_source": source.description if source else (problem or f"none ({key_file_path()})"),
         "key_matches": (source is not None and key_id(source.key) == stored_id)
