@@ -110,6 +110,17 @@ def test_rotation_refuses_to_start_with_a_key_that_is_not_the_stores(tmp_path: P
     assert python(LOAD_SECRET, "t", env=env) == PLAIN
 
 
+def test_rotation_keeps_a_pending_key_file_it_did_not_write(orch_home: Path) -> None:
+    """``secret.key.new`` may be another rotation's key, in flight: never delete it."""
+    _save_secret("s")
+    pending = orch_home / "secret.key.new"
+    pending.write_text(encode_key(new_key()) + "\n")
+    done = orch("store", "rotate-key")
+    assert done.returncode != 0 and "secret.key.new exists" in done.stderr
+    assert pending.exists()
+    assert python(LOAD_SECRET, "s") == PLAIN
+
+
 def test_a_process_with_the_old_key_file_saves_under_the_rotated_key(orch_home: Path) -> None:
     from orch.system_blocks import Secret
 

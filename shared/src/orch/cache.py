@@ -22,6 +22,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -235,7 +236,8 @@ def remove_files(paths: list[str]) -> None:
     for path in paths:
         inside = _inside_results(path)
         if inside is not None:
-            inside.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):  # a file left behind is only a cache miss
+                inside.unlink(missing_ok=True)
 
 
 def clear_expired() -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 from typing import Annotated
@@ -72,8 +73,9 @@ def rotate_key(
     """
     from orch.block_store import open_block_store
     from orch.block_store import rotate_key as rotate
-    from orch.store.crypto import find_key, fsync_dir, new_key, write_key_file
+    from orch.store.crypto import find_key, fsync_dir, key_id, new_key, write_key_file
     from orch.store.keyring import store_cipher
+    from orch.store.meta import get_meta
 
     source = find_key()
     if source is None:
@@ -91,6 +93,13 @@ def rotate_key(
             "--new-key-file is only for a key from ORCH_SECRET_KEY"
         )
         return
+    if new_key_file is not None and new_key_file.exists():
+        fail(f"{new_key_file} exists; choose a path that does not exist")
+        return
+    # The current key must be the store's before anything is written (this also finishes
+    # a rotation that committed but was cut off before its key file was swapped).
+    store = open_block_store()
+    store_cipher(store, for_write=False)
     # With a key file, the new key goes beside the old one first; if we stop between the
     # commit and the rename, the next use of the store finishes the swap
     # (keyring._finish_rotation).
@@ -99,23 +108,22 @@ def rotate_key(
     else:
         assert source.path is not None
         target = source.path.with_name(source.path.name + ".new")
-    if target.exists():
-        fail(
-            f"{target} exists; choose a path that does not exist"
-            if new_key_file is not None
-            else f"{target} exists: another rotation is running, or one was cut off; if none "
-            "is running, run any orch command that loads a block (it finishes a rotation "
-            "that committed), then remove the file and try again"
-        )
-        return
-    # The current key must be the store's before anything is written.
-    store_cipher(open_block_store(), for_write=False)
+        if target.exists():
+            fail(
+                f"{target} exists: another rotation is running, or one was cut off before "
+                "it committed; if none is running, remove that file and try again"
+            )
+            return
     key = new_key()
     write_key_file(target, key)  # refuses an existing file; fsyncs the file and its folder
     try:
         result = rotate(key)
     except BaseException:
-        target.unlink(missing_ok=True)  # never leave a key that encrypts nothing
+        # Never leave a key that encrypts nothing, but never remove one the store now
+        # needs (an interrupt right after the commit): when unsure, keep it.
+        with contextlib.suppress(Exception):
+            if get_meta(store, "key_id") != key_id(key):
+                target.unlink(missing_ok=True)
         raise
     dropped = f"; dropped {result.cache_entries} cached task result(s) sealed with the old key"
     counts = f"re-encrypted {result.reencrypted} and re-signed {result.blocks} block(s)"

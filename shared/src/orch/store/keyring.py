@@ -115,7 +115,7 @@ def _rotated(store: Store, source: KeySource, recorded: str) -> NoReturn:
     raise SecretKeyError(
         f"the key of the block store {where} was rotated (it is now key id {recorded}; "
         f"{source.description} still holds the retired key id {key_id(source.key)}): "
-        "set ORCH_SECRET_KEY to the new key and start again"
+        "configure the new key (ORCH_SECRET_KEY or the key file) and start again"
     )
 
 
