@@ -375,7 +375,8 @@ def _cipher_to_check(store: Store, document_name: str, document: str, recorded: 
             paths = [path for _node, path in _secrets(json.loads(document))]
         except (ValueError, RecursionError):
             paths = []
-        what = f"secret field {', '.join(repr(p) for p in paths)} of" if paths else "check"
+        fields = ", ".join(repr(p) for p in paths)
+        what = f"decrypt secret field {fields} of" if paths else "check"
         raise SecretKeyError(f"cannot {what} block {document_name}: {exc}") from None
     return cipher
 
@@ -405,17 +406,22 @@ def _parse(document_name: str, document: str) -> Any:
         ) from None
 
 
-def _secrets(node: Any, path: str = "") -> Iterator[tuple[dict[str, Any], str]]:
-    """Every encrypted secret value in a decoded document, with its field path."""
-    if isinstance(node, dict):
-        if "$secret" in node:
-            yield node, path
-            return
-        for key, value in node.items():
-            yield from _secrets(value, f"{path}.{key}" if path else str(key))
-    elif isinstance(node, list):
-        for i, value in enumerate(node):
-            yield from _secrets(value, f"{path}[{i}]")
+def _secrets(document: Any) -> Iterator[tuple[dict[str, Any], str]]:
+    """Every encrypted secret value in a decoded document, with its field path (walked
+    without recursion: a document nested by hand cannot overflow the stack)."""
+    stack: list[tuple[Any, str]] = [(document, "")]
+    while stack:
+        node, path = stack.pop()
+        if isinstance(node, dict):
+            if "$secret" in node:
+                yield node, path
+                continue
+            stack.extend(
+                (value, f"{path}.{key}" if path else str(key))
+                for key, value in reversed(node.items())
+            )
+        elif isinstance(node, list):
+            stack.extend((value, f"{path}[{i}]") for i, value in reversed(list(enumerate(node))))
 
 
 def delete_block(slug: str, name: str) -> None:
