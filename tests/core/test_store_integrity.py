@@ -134,7 +134,7 @@ def test_a_process_with_the_old_key_file_saves_under_the_rotated_key(orch_home: 
 
 
 def test_a_process_with_a_retired_env_key_cannot_save(
-    orch_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    any_store: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from orch.system_blocks import Secret
 
@@ -150,10 +150,8 @@ def test_a_process_with_a_retired_env_key_cannot_save(
     assert "secret/after" in message and "rotated" in message and PLAIN not in message
     env = {"ORCH_SECRET_KEY": new_file.read_text().strip()}
     assert python(LOAD_SECRET, "before", env=env) == PLAIN
-    with _db(orch_home) as conn:
-        assert conn.execute("SELECT count(*) FROM orch_blocks WHERE name='after'").fetchone() == (
-            0,
-        )
+    with _store().transaction() as tx:
+        assert tx.execute("SELECT count(*) FROM orch_blocks WHERE name='after'").fetchone() == (0,)
 
 
 SAVER = """
