@@ -222,19 +222,22 @@ def write_prepared(store: Store, tx: Tx, p: PreparedSave) -> int:
         " origin_distribution, document, created_at, updated_at, mac)"
         " VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?, ?)"
     )
-    row_values = (
-        slug,
-        name,
-        version,
-        origin.module,
-        origin.distribution,
-        p.document,
-        now,
-        now,
-        mac(1),
-    )
+
+    def row_values() -> tuple[Any, ...]:  # signed as revision 1: only the insert paths
+        return (
+            slug,
+            name,
+            version,
+            origin.module,
+            origin.distribution,
+            p.document,
+            now,
+            now,
+            mac(1),
+        )
+
     if not p.overwrite:
-        tx.execute(insert + " ON CONFLICT (slug, name) DO NOTHING", row_values)
+        tx.execute(insert + " ON CONFLICT (slug, name) DO NOTHING", row_values())
         if tx.rowcount != 1:
             raise BlockExistsError(
                 f"a {slug} block named {name!r} already exists "
@@ -273,7 +276,7 @@ def write_prepared(store: Store, tx: Tx, p: PreparedSave) -> int:
             " origin_distribution = excluded.origin_distribution,"
             " document = excluded.document, updated_at = excluded.updated_at, mac = NULL"
             " RETURNING revision",
-            row_values,
+            row_values(),
         ).fetchone()
         assert found is not None
         revision = int(found[0])

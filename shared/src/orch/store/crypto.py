@@ -176,7 +176,7 @@ class Cipher:
     def sign(self, parts: Sequence[str | int | None]) -> str:
         """An HMAC-SHA256 tag of ``parts`` (their JSON array: unambiguous)."""
         message = json.dumps(list(parts), separators=(",", ":")).encode()
-        return hmac.new(self._mac_key, message, hashlib.sha256).hexdigest()
+        return hmac.digest(self._mac_key, message, "sha256").hex()
 
     def seal(self, data: bytes, context: bytes) -> bytes:
         """``data`` encrypted and authenticated, bound to ``context``."""
@@ -192,7 +192,7 @@ class Cipher:
 
     def digest(self, text: str) -> str:
         """A short keyed digest: nobody without the key can recompute (or brute-force) it."""
-        return hmac.new(self._digest_key, text.encode(), hashlib.sha256).hexdigest()[:16]
+        return hmac.digest(self._digest_key, text.encode(), "sha256").hex()[:16]
 
 
 __all__ = [

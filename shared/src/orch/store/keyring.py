@@ -30,14 +30,17 @@ from orch.store.crypto import (
 )
 from orch.store.meta import get_meta, set_meta_if_absent
 
-_ciphers: dict[tuple[str, str], Cipher] = {}
+_ciphers: dict[tuple[str, str, str, str], Cipher] = {}
 _lock = threading.Lock()
 
 
-def _cache_key(store: Store) -> tuple[str, str]:
-    from orch.store.crypto import key_file_path
-
-    return (store.url, os.environ.get("ORCH_SECRET_KEY", "") + "|" + str(key_file_path()))
+def _cache_key(store: Store) -> tuple[str, str, str, str]:
+    # What decides which key is configured (the variable, or the key file under
+    # ORCH_HOME, by default under HOME): read straight from the environment because this
+    # runs on every load and save.
+    env = os.environ
+    key, home = env.get("ORCH_SECRET_KEY", ""), env.get("ORCH_HOME", "")
+    return (store.url, key, home, env.get("HOME", ""))
 
 
 def forget_ciphers() -> None:
