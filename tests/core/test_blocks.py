@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 import pytest
 from orch import Block, SecretRef, SecretStr
 from orch.block import kebab_case
+from orch.block_store import open_block_store, row_mac
 from orch.errors import (
     BlockConflictError,
     BlockCorruptError,
@@ -20,6 +21,7 @@ from orch.errors import (
     BlockSchemaError,
     BlockTypeNotFoundError,
 )
+from orch.store.keyring import store_cipher
 
 
 class WarehouseCredentials(Block):
@@ -218,6 +220,13 @@ def test_missing_package_names_the_distribution(orch_home: Path) -> None:
             "UPDATE orch_blocks SET slug = 'teradata-credentials',"
             " origin_distribution = 'orch-teradata', origin_module = 'orch_teradata.c:S'"
         )
+        # Signed as orch would have written it (an unsigned edit fails its integrity check).
+        row = conn.execute(
+            "SELECT slug, name, schema_version, revision, origin_module, origin_distribution,"
+            " document FROM orch_blocks"
+        ).fetchone()
+        cipher = store_cipher(open_block_store(), for_write=False)
+        conn.execute("UPDATE orch_blocks SET mac = ?", (row_mac(cipher, *row),))
     with pytest.raises(BlockTypeNotFoundError, match="pip install orch-teradata"):
         Block.load("teradata-credentials/x")
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from orch import Block, SecretStr
-from orch.errors import SecretKeyError
+from orch.errors import BlockIntegrityError, SecretKeyError
 from orch.store.crypto import encode_key, new_key
 from orch.store.keyring import forget_ciphers
 
@@ -95,7 +95,9 @@ def test_ciphertext_moved_to_another_block_does_not_decrypt(orch_home: Path) -> 
     with sqlite3.connect(orch_home / "orch.db") as conn:
         (doc_a,) = conn.execute("SELECT document FROM orch_blocks WHERE name='a'").fetchone()
         conn.execute("UPDATE orch_blocks SET document = ? WHERE name = 'b'", (doc_a,))
-    with pytest.raises(SecretKeyError, match="tampered"):
+    # The row's integrity tag catches it first (tests/core/test_store_integrity.py checks
+    # that a *signed* row holding another block's ciphertext still does not decrypt).
+    with pytest.raises(BlockIntegrityError, match="service-login/b"):
         ServiceLogin.load("b")
 
 

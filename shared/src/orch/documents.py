@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic_core import to_jsonable_python
 
-from orch.errors import BlockCorruptError, BlockSchemaError, SecretKeyError
+from orch.errors import BlockCorruptError, BlockNotFoundError, BlockSchemaError, SecretKeyError
 from orch.references import SecretRef
 from orch.secrets import SecretBytes, SecretDict, SecretStr, _Secret
 from orch.store.crypto import Cipher, InvalidTag
@@ -116,14 +116,36 @@ class Decoder:
         if "$secret" in value:
             return self._secret(value, path)
         if "$ref" in value:
-            return _unchecked_ref(str(value["$ref"]))
+            return _unchecked_ref(self._text(value, "$ref", path))
         if "$block" in value:
-            return self._load_reference(str(value["$block"]))
+            return self._reference(self._text(value, "$block", path), path)
         if "$type" in value:
             return self._inline_block(value, path)
         if "$dict" in value:
             value = value["$dict"]
+            if not isinstance(value, dict):
+                raise self._corrupt(path, "a $dict that is not a mapping")
         return {k: self.value(v, f"{path}.{k}") for k, v in value.items()}
+
+    def _corrupt(self, path: str, what: str) -> BlockCorruptError:
+        return BlockCorruptError(f"block {self.document_name} is corrupt: {what} in field {path!r}")
+
+    def _text(self, value: dict[str, Any], marker: str, path: str) -> str:
+        text = value[marker]
+        if not isinstance(text, str) or not text:
+            raise self._corrupt(path, f"a {marker} that is not a string")
+        return text
+
+    def _reference(self, full_name: str, path: str) -> Block:
+        if "/" not in full_name:
+            raise self._corrupt(path, "a $block reference that is not type/name")
+        try:
+            return self._load_reference(full_name)
+        except BlockNotFoundError:
+            raise BlockNotFoundError(
+                f"block {self.document_name} references {full_name} in field {path!r}, "
+                "which is not saved"
+            ) from None
 
     def _secret(self, value: dict[str, Any], path: str) -> _Secret[Any]:
         kind = _SECRET_KINDS.get(str(value.get("$secret")))
@@ -137,23 +159,40 @@ class Decoder:
             raise SecretKeyError(
                 f"cannot decrypt secret field {path!r} of block {self.document_name}: {exc}"
             ) from None
-        except (InvalidTag, ValueError):
+        except InvalidTag:
             raise SecretKeyError(
                 f"cannot decrypt secret field {path!r} of block {self.document_name}: the "
                 "value was not encrypted with this key for this block (wrong key or a "
                 "tampered document)"
             ) from None
-        plain = json.loads(payload)
-        if kind is SecretBytes:
-            plain = base64.b64decode(plain)
-        return kind(plain)
+        except ValueError:
+            raise self._corrupt(path, "an encrypted secret value that is malformed") from None
+        # Never put the decrypted payload (or a parser's view of it) into a message.
+        try:
+            plain = json.loads(payload)
+            if kind is SecretBytes:
+                if not isinstance(plain, str):
+                    raise ValueError
+                plain = base64.b64decode(plain, validate=True)
+            elif not isinstance(plain, dict if kind is SecretDict else str):
+                raise ValueError
+            return kind(plain)
+        except (ValueError, TypeError):
+            raise self._corrupt(
+                path, f"a secret that does not decode as a {kind.__name__}"
+            ) from None
 
     def _inline_block(self, value: dict[str, Any], path: str) -> Block:
         from orch.registry import get_block_class
 
-        cls = get_block_class(str(value["$type"]))
-        version = int(value.get("$version", 1))
-        fields = self.fields(value.get("$data", {}))
+        cls = get_block_class(self._text(value, "$type", path))
+        version = value.get("$version", 1)
+        if not isinstance(version, int) or isinstance(version, bool):
+            raise self._corrupt(path, "a $version that is not an integer")
+        data = value.get("$data", {})
+        if not isinstance(data, dict):
+            raise self._corrupt(path, "a $data that is not a mapping")
+        fields = self.fields(data)
         return validate_document(cls, fields, version, f"{self.document_name} field {path!r}")
 
 

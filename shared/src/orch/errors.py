@@ -59,6 +59,10 @@ class BlockCorruptError(BlockError):
     """A stored document cannot be decoded."""
 
 
+class BlockIntegrityError(BlockCorruptError):
+    """A stored block row fails its integrity check (edited outside orch, or unsigned)."""
+
+
 class SecretError(OrchError):
     """A secret could not be resolved or decrypted."""
 

@@ -22,7 +22,6 @@ Example:
 from __future__ import annotations
 
 import atexit
-import hashlib
 import json
 import os
 import threading
@@ -463,15 +462,26 @@ def _parameters_text(parameters: dict[str, Any]) -> str:
 
 
 def parameters_digest(args: tuple[Any, ...], kwargs: dict[str, Any]) -> str | None:
-    """A short digest of a call's arguments (from a bounded repr: cheap for big values)."""
+    """A short digest of a call's arguments (from a bounded repr: cheap for big values).
+
+    Keyed with a subkey of the store key: a plain hash of a small argument (a PIN, an
+    account number) would be reversed by trying every value. No key, no digest.
+    """
     if not args and not kwargs:
         return None
+    from orch.errors import OrchError
+    from orch.store import get_store
+    from orch.store.keyring import store_cipher
 
+    try:
+        cipher = store_cipher(get_store(), for_write=True)
+    except OrchError:
+        return None
     if len(args) == 1 and not kwargs:
         text = _short_repr(args[0])
     else:
         text = _short_repr(args) + (_short_repr(sorted(kwargs.items())) if kwargs else "")
-    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
+    return cipher.digest(text)
 
 
 def flush_or_report() -> None:
