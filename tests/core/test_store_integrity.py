@@ -591,3 +591,23 @@ def test_a_signed_but_malformed_document_names_the_block(orch_home: Path, case: 
         IntegrityLogin.load("prod")
     assert not isinstance(info.value, BlockIntegrityError)
     assert "integrity-login/prod" in str(info.value)
+
+
+def test_running_a_flow_creates_no_key(orch_home: Path) -> None:
+    # A digest needs the key, but running a flow must not make this machine's key the
+    # key of a fresh (possibly shared) store: only saving a secret does that.
+    from orch import flow, history, task
+
+    @task
+    def double(pin: int) -> int:
+        return pin * 2
+
+    @flow
+    def pins() -> int:
+        return double(493817)
+
+    assert pins() == 987634
+    history.flush()
+    assert not (orch_home / "secret.key").exists()
+    [run] = history.list_flow_runs(limit=1)
+    assert run["state"] == "Completed"

@@ -28,13 +28,14 @@ import threading
 import time
 from collections import deque
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from orch.liveness import HOST, gone_here
 
 if TYPE_CHECKING:
     from orch.context import FlowRun, TaskRun
     from orch.store.base import Store, Tx
+    from orch.store.crypto import Cipher
 
 SCHEMA = [
     """CREATE TABLE IF NOT EXISTS orch_flow_runs (
@@ -357,6 +358,7 @@ def _write(batch: list[tuple[Any, ...]]) -> None:
         else:
             logs.append((*item[1:6], redact(item[6])))
     tasks: list[tuple[Any, ...]] = []
+    cipher = _digest_cipher() if task_runs else None
     for run in task_runs.values():
         tasks.append(
             (
@@ -366,7 +368,7 @@ def _write(batch: list[tuple[Any, ...]]) -> None:
                 run.task.name,
                 run.state_name,
                 run.attempt,
-                parameters_digest(run.args, run.kwargs),
+                parameters_digest(run.args, run.kwargs, cipher),
                 run.start_time,
                 run.end_time or None,
                 None if run.error is None else redact(run.error),
@@ -461,21 +463,36 @@ def _parameters_text(parameters: dict[str, Any]) -> str:
     return json.dumps({k: _short_repr(v) for k, v in parameters.items()})
 
 
-def parameters_digest(args: tuple[Any, ...], kwargs: dict[str, Any]) -> str | None:
-    """A short digest of a call's arguments (from a bounded repr: cheap for big values).
+def _digest_cipher() -> Cipher | None:
+    """The store's cipher for keyed digests, or ``None`` when no key is configured.
 
-    Keyed with a subkey of the store key: a plain hash of a small argument (a PIN, an
-    account number) would be reversed by trying every value. No key, no digest.
+    Never creates a key file: running a flow must not make this machine's key the key of
+    a fresh (team) store; saving a block does that, deliberately.
     """
-    if not args and not kwargs:
-        return None
     from orch.errors import OrchError
     from orch.store import get_store
     from orch.store.keyring import store_cipher
 
     try:
-        cipher = store_cipher(get_store(), for_write=True)
+        return store_cipher(get_store(), for_write=False)
     except OrchError:
+        return None
+
+
+def parameters_digest(
+    args: tuple[Any, ...], kwargs: dict[str, Any], cipher: Cipher | Literal[True] | None = True
+) -> str | None:
+    """A short digest of a call's arguments (from a bounded repr: cheap for big values).
+
+    Keyed with a subkey of the store key: a plain hash of a small argument (a PIN, an
+    account number) would be reversed by trying every value. No key, no digest. A batch
+    passes the ``cipher`` it looked up once (``None``: no key); ``True`` looks it up.
+    """
+    if not args and not kwargs:
+        return None
+    if cipher is True:
+        cipher = _digest_cipher()
+    if cipher is None:
         return None
     if len(args) == 1 and not kwargs:
         text = _short_repr(args[0])
