@@ -611,3 +611,28 @@ def test_running_a_flow_creates_no_key(orch_home: Path) -> None:
     assert not (orch_home / "secret.key").exists()
     [run] = history.list_flow_runs(limit=1)
     assert run["state"] == "Completed"
+
+
+def test_inspect_shows_unsigned_and_tampered_rows_masked_with_the_verdict(
+    orch_home: Path,
+) -> None:
+    # The upgrade docs say: look at unsigned blocks before signing them; and a tampered
+    # row is worth examining. Both are shown masked; only the tampered one exits non-zero.
+    IntegrityLogin(host="db", port=5432, password=PLAIN).save("old")
+    IntegrityLogin(host="db", port=5432, password=PLAIN).save("hacked")
+    with _db(orch_home) as conn:
+        conn.execute("UPDATE orch_blocks SET mac = NULL WHERE name = 'old'")
+        conn.execute(
+            "UPDATE orch_blocks SET document = replace(document, '5432', '6543')"
+            " WHERE name = 'hacked'"
+        )
+    old = orch("block", "inspect", "integrity-login/old", "--json")
+    assert old.returncode == 0, old.stderr
+    shown = json.loads(old.stdout)
+    assert shown["integrity"].startswith("not verified (unsigned")
+    assert shown["fields"]["port"] == 5432 and shown["fields"]["password"] == "**********"
+    hacked = orch("block", "inspect", "integrity-login/hacked")
+    assert hacked.returncode == 1
+    assert "integrity: FAILED" in hacked.stdout and "6543" in hacked.stdout
+    for done in (old, hacked):
+        assert PLAIN not in done.stdout + done.stderr

@@ -185,29 +185,43 @@ def inspect_(
 
     slug, bare = Block._split(name)
     full_name = f"{slug}/{bare}"
+    from orch.errors import BlockIntegrityError
+
     problem = _key_problem()
+    failed = False
     if problem is None:
-        block = Block.load(full_name)
-        revision = block._block_revision
-        fields = {k: _display(getattr(block, k)) for k in type(block).model_fields}
-        integrity = "verified"
-    else:
+        try:
+            block = Block.load(full_name)
+        except BlockIntegrityError as exc:
+            # Shown anyway (masked), so an unsigned row can be looked at before
+            # `orch store upgrade` vouches for it, and a tampered one can be examined.
+            failed = "not signed" not in str(exc)
+            problem = "unsigned: check it, then run `orch store upgrade`"
+        else:
+            revision = block._block_revision
+            fields = {k: _display(getattr(block, k)) for k in type(block).model_fields}
+            integrity = "verified"
+    if problem is not None:
         # Every secret is masked anyway: show the stored document without decrypting it,
         # and say that nothing about it could be checked.
         revision, fields = _masked_document(slug, bare)
         integrity = f"not verified ({problem})"
+        if failed:
+            integrity = "FAILED: the row was changed outside orch (or signed with another key)"
     if as_json:
         emit_json(
             {"name": full_name, "revision": revision, "integrity": integrity, "fields": fields}
         )
-        return
-    typer.echo(f"{full_name} (revision {revision})")
-    typer.echo(f"integrity: {integrity}")
-    emit_table(
-        None,
-        ["field", "value"],
-        [(k, json.dumps(v) if not isinstance(v, str) else v) for k, v in fields.items()],
-    )
+    else:
+        typer.echo(f"{full_name} (revision {revision})")
+        typer.echo(f"integrity: {integrity}")
+        emit_table(
+            None,
+            ["field", "value"],
+            [(k, json.dumps(v) if not isinstance(v, str) else v) for k, v in fields.items()],
+        )
+    if failed:
+        raise typer.Exit(1)  # shown for examination, but not to be used
 
 
 def _parse_assignments(items: list[str], option: str) -> list[tuple[str, str]]:
