@@ -266,19 +266,24 @@ def test_inspect_without_key_shows_nested_blocks_as_names(orch_home: Path) -> No
     _assert_not_shown(shown, PW)
 
 
-def test_inspect_does_not_make_a_fresh_store_adopt_its_key(orch_home: Path) -> None:
+def test_inspect_with_another_key_changes_nothing(orch_home: Path) -> None:
     from orch.block_store import open_block_store
     from orch.store.meta import get_meta
 
     created = orch("block", "create", "secret", "gh", "--ref", "value=env://GH_TOKEN")
     assert created.returncode == 0, created.stderr
+    # Every saved row is signed, so even a block holding only a reference fixes the key.
+    recorded = get_meta(open_block_store(), "key_id")
+    key_file = (orch_home / "secret.key").read_text()
     some_key = {"ORCH_SECRET_KEY": encode_key(new_key())}
     shown = orch("block", "inspect", "secret/gh", "--json", env=some_key)
     assert shown.returncode == 0, shown.stderr
-    assert json.loads(shown.stdout)["fields"]["value"] == "<reference env://GH_TOKEN>"
-    # nothing was encrypted yet: the key of whoever inspected first is not the store's now
-    assert get_meta(open_block_store(), "key_id") is None
-    assert not (orch_home / "secret.key").exists()
+    data = json.loads(shown.stdout)
+    assert data["fields"]["value"] == "<reference env://GH_TOKEN>"
+    assert data["integrity"] == "not verified (wrong key)"
+    # read-only: the store's key and its key file are as they were
+    assert recorded is not None and get_meta(open_block_store(), "key_id") == recorded
+    assert (orch_home / "secret.key").read_text() == key_file
 
 
 def test_inspect_without_key_on_either_store(any_store: str, orch_home: Path) -> None:

@@ -46,6 +46,9 @@ def demo(n: int) -> list[int]:
 
 
 def test_flow_and_task_runs_are_recorded_and_listed(any_store: str) -> None:
+    from orch.system_blocks import Secret
+
+    Secret(value="x" * 8).save("key-maker")  # parameter digests are keyed: the store has a key
     assert demo(3) == [0, 2, 4]
     history.flush()
     runs = history.list_flow_runs(flow="history-demo")
