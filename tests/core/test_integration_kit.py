@@ -307,6 +307,25 @@ def test_progress_outside_a_run_uses_the_package_logger(caplog: pytest.LogCaptur
     ]
 
 
+def test_progress_lines_are_spaced_by_the_interval_and_short_work_can_stay_silent(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level("INFO", logger="orch_kit_test")
+    with Progress("sql_load_rows", unit="rows", interval=3600, logger="orch_kit_test") as p:
+        for _ in range(1000):
+            p.advance(10)
+    assert [r.getMessage().rsplit(" in ", 1)[0] for r in caplog.records] == [
+        "sql_load_rows: 10,000 rows"  # no line within the interval: the summary only
+    ]
+    caplog.clear()
+    with Progress("quick", unit="rows", min_seconds=60, logger="orch_kit_test") as p:
+        p.advance(5)
+    with Progress("off", unit="rows", enabled=False, logger="orch_kit_test") as p:
+        p.advance(5)
+    assert caplog.records == []
+    assert p.done == 5  # still counted
+
+
 def test_progress_draws_a_bar_on_a_terminal() -> None:
     code = """
 import time
