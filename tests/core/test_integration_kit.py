@@ -7,6 +7,7 @@ secret field (so that pickling and masking have something to leak).
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import pickle
@@ -189,6 +190,23 @@ def test_close_closes_only_this_blocks_hold(tmp_path: Path) -> None:
     assert _is_closed(conn)  # the last holder let go
     assert first.get_client() is not conn and first.fetch_one("SELECT 2") == (2,)
     first.close()
+
+
+def test_a_copy_has_its_own_hold_and_a_changed_copy_its_own_client(tmp_path: Path) -> None:
+    # pydantic's shallow copies share private attributes: a copy shared the slot, so a
+    # model_copy(update=...) got the original's client, and closing a copy closed it.
+    db = _db(tmp_path)
+    conn = db.get_client()
+    moved = db.model_copy(update={"path": str(tmp_path / "moved.db")})
+    assert moved.get_client() is not conn
+    assert moved.fetch_one("PRAGMA database_list")[2].endswith("moved.db")  # type: ignore[index]
+    for copied in (copy.copy(db), db.model_copy()):
+        assert copied.get_client() is conn
+        copied.close()
+        assert not _is_closed(conn) and db.get_client() is conn
+    db.close()
+    moved.close()
+    assert _is_closed(conn)
 
 
 def test_a_forked_child_makes_its_own_client_and_the_parents_keeps_working(

@@ -209,6 +209,8 @@ def test_owns_process_resource_release_keeps_an_equal_blocks_client() -> None:
     assert second.get_client() is client
     first._release()
     assert not client.closed and second.get_client() is client
+    # A shallow copy (model_copy) has a slot of its own: changed, it gets another client.
+    assert second.model_copy(update={"url": "v"}).get_client() is not client
     with second:
         pass
     assert client.closed

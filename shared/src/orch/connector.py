@@ -137,6 +137,14 @@ class Connector(Block, Generic[ClientT]):
     ) -> None:
         self.close()
 
+    def __copy__(self) -> Self:
+        # pydantic's shallow copy (also model_copy(), with or without update=) shares the
+        # private attributes: the copy would share this block's hold (its close() would
+        # release ours) and, with other fields, our client. A copy starts with no client.
+        copied = super().__copy__()
+        copied.__pydantic_private__["_slot"] = ResourceSlot()  # type: ignore[index]
+        return copied
+
     def __setattr__(self, name: str, value: Any) -> None:
         super().__setattr__(name, value)
         if name in type(self).model_fields:

@@ -466,6 +466,13 @@ class OwnsProcessResource(PicklesByName):
     def _release(self) -> None:
         type(self)._process_resources.release(self._slot)
 
+    def __copy__(self) -> Self:
+        # pydantic's shallow copy (and model_copy(update=...)) shares private attributes:
+        # the copy gets a slot of its own, or it would share (and release) our client.
+        copied = super().__copy__()  # type: ignore[misc]
+        copied.__pydantic_private__["_slot"] = ResourceSlot()
+        return cast(Self, copied)
+
     def __setattr__(self, name: str, value: Any) -> None:
         super().__setattr__(name, value)
         if name in type(self).model_fields:  # type: ignore[attr-defined]
