@@ -1,21 +1,23 @@
 """The contract every installed block type keeps (core's and every package's).
 
-A type has a description and a usage example, round-trips through the store, masks its
-secrets everywhere, and every field whose name says password/token/secret/key is typed as
-a secret, unless the type marks it as not secret on purpose; those exceptions are listed
+The core's own blocks run the whole contract of :mod:`orch.testing` (as each package runs
+it on its blocks). Every installed type, packages' included, is also checked here: a
+description and a usage example, a round trip through the store that leaves no secret in
+the stored document, and every field whose name says password/token/secret/key typed as a
+secret unless the type marks it as not secret on purpose; those exceptions are listed
 here, so that adding one is a visible decision.
 """
 
 from __future__ import annotations
 
-import re
 import sqlite3
 from pathlib import Path
 
 import pytest
-from orch import Block
+from orch import Block, SecretStr
 from orch.registry import installed_types
-from orch.secrets import SECRET_TYPES
+from orch.system_blocks import Json, Secret
+from orch.testing import BlockContract, check_secrets_typed, revealed_secrets
 
 # slug → fields named like secrets that are not secret, on purpose (and why)
 NOT_SECRET_ON_PURPOSE: dict[str, set[str]] = {
@@ -23,8 +25,23 @@ NOT_SECRET_ON_PURPOSE: dict[str, set[str]] = {
     "snowflake-credentials": {"private_key_path"},  # where the key file is, not the key
 }
 
-SECRET_LOOKING = re.compile(r"password|passwd|passphrase|token|secret|(^|_)key($|_)", re.I)
 TYPES = installed_types()
+
+
+# --- the core's own blocks: the whole contract -------------------------------------------------
+class TestSecretContract(BlockContract):
+    block_type = Secret
+
+    @pytest.fixture
+    def block(self) -> Secret:
+        return Secret(value=SecretStr("contract-Secret-Value-1"))
+
+
+class TestJsonContract(BlockContract):
+    block_type = Json
+
+
+# --- every installed type ----------------------------------------------------------------------
 
 
 def _type_id(cls: type[Block]) -> str:
@@ -39,39 +56,25 @@ def test_has_description_and_example(cls: type[Block]) -> None:
 
 @pytest.mark.parametrize("cls", TYPES, ids=_type_id)
 def test_secret_looking_fields_are_secret(cls: type[Block]) -> None:
-    secret = set(cls.secret_fields())
-    looking = {name for name in cls.model_fields if SECRET_LOOKING.search(name)}
     assert set(cls.block_not_secret) == NOT_SECRET_ON_PURPOSE.get(cls.block_type_slug, set())
-    assert looking - secret - set(cls.block_not_secret) == set()
+    check_secrets_typed(cls)
 
 
 @pytest.mark.parametrize("cls", TYPES, ids=_type_id)
 def test_round_trip_and_masking(cls: type[Block], orch_home: Path) -> None:
     sample = cls.block_sample()
-    revealed = _revealed(sample)
+    revealed = revealed_secrets(sample)
     texts = [repr(sample), str(sample), sample.model_dump_json(), str(sample.model_dump())]
     sample.save("contract")
     loaded = type(sample).load("contract")
     assert loaded == sample
-    assert _revealed(loaded) == revealed
+    assert revealed_secrets(loaded) == revealed
     with sqlite3.connect(orch_home / "orch.db") as conn:
         stored = " ".join(r[0] for r in conn.execute("SELECT document FROM orch_blocks"))
     texts.append(stored)
     for value in revealed:
         for text in texts:
             assert value not in text
-
-
-def _revealed(block: Block) -> list[str]:
-    values = []
-    for name in type(block).model_fields:
-        value = getattr(block, name)
-        if isinstance(value, SECRET_TYPES) and value.reference is None:
-            raw = value.get_secret_value()
-            values.append(raw.decode() if isinstance(raw, bytes) else str(raw))
-        elif isinstance(value, Block):
-            values.extend(_revealed(value))
-    return [v for v in values if len(v) >= 4]
 
 
 def test_listing_types_imports_no_sdk() -> None:

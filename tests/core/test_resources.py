@@ -156,6 +156,66 @@ def test_a_slot_skips_the_key_until_its_resource_is_closed() -> None:
     table.close_all()
 
 
+def test_release_closes_only_when_the_last_holder_lets_go() -> None:
+    # Before: closing one connector closed the client every equal connector was using.
+    table = _table()
+    first: ResourceSlot[Client] = ResourceSlot()
+    second: ResourceSlot[Client] = ResourceSlot()
+    client = table.get_or_create("k", Client, slot=first)
+    assert table.get_or_create("k", Client, slot=second) is client
+    assert table.get_or_create("k", Client, slot=second) is client  # one hold per slot
+    assert table.holders("k") == 2
+    assert table.release(first) is False and not client.closed
+    assert table.release(first) is False and table.holders("k") == 1  # released once only
+    assert table.get_or_create("k", Client, slot=second) is client
+    assert table.release(second) is True and client.closed and "k" not in table
+    assert table.release(ResourceSlot()) is False  # a slot that never held anything
+
+
+def test_a_cleared_slot_drops_its_hold_without_closing() -> None:
+    table = _table()
+    first: ResourceSlot[Client] = ResourceSlot()
+    second: ResourceSlot[Client] = ResourceSlot()
+    client = table.get_or_create("k", Client, slot=first)
+    table.get_or_create("k", Client, slot=second)
+    first.clear()  # e.g. its block's settings changed
+    assert table.holders("k") == 1 and not client.closed
+    assert table.release(second) is True and client.closed
+
+
+def test_owns_process_resource_release_keeps_an_equal_blocks_client() -> None:
+    from typing import ClassVar
+
+    from orch.resources import OwnsProcessResource
+
+    clients = _table()
+
+    class HeldConnector(OwnsProcessResource, Block):
+        """A connector on the deprecated mixin (a test block).
+
+        Example:
+            HeldConnector(url="https://api")
+        """
+
+        url: str
+        _process_resources: ClassVar[ProcessResources[Client]] = clients
+        _slot: ResourceSlot[Client] = PrivateAttr(default_factory=ResourceSlot)
+
+        def get_client(self) -> Client:
+            return clients.get_or_create(self._fingerprint, Client, slot=self._slot)
+
+    first, second = HeldConnector(url="u"), HeldConnector(url="u")
+    client = first.get_client()
+    assert second.get_client() is client
+    first._release()
+    assert not client.closed and second.get_client() is client
+    # A shallow copy (model_copy) has a slot of its own: changed, it gets another client.
+    assert second.model_copy(update={"url": "v"}).get_client() is not client
+    with second:
+        pass
+    assert client.closed
+
+
 def test_a_slot_is_never_copied_or_pickled() -> None:
     slot: ResourceSlot[Client] = ResourceSlot()
     slot.key, slot.value = "k", Client()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 import re
 from dataclasses import dataclass
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Self, SupportsIndex
 
 from pydantic import BaseModel, ConfigDict, PrivateAttr, ValidationError
 
@@ -144,7 +144,22 @@ class Block(BaseModel):
         super().__pydantic_init_subclass__(**kwargs)
         if "block_type_slug" not in cls.__dict__:
             cls.block_type_slug = kebab_case(cls.__name__)
-        registry.register(cls)
+        # A base with abstract methods (orch.integration.Connector, a role) is no block
+        # type of its own: it cannot be built, so it is not listed nor loadable.
+        if not inspect.isabstract(cls):
+            registry.register(cls)
+
+    def __reduce_ex__(self, protocol: SupportsIndex) -> str | tuple[Any, ...]:
+        # A saved block pickles by its name: the receiver (a process-pool worker) loads it
+        # from the store, so no secret travels through the pipe or sits in a pickle. By
+        # name only while it still equals what is stored: a block changed after it was
+        # loaded (a field set, a model_copy(update=...)) must arrive as it is, so that one
+        # goes by value, as does an unsaved block. One store read per pickle, which
+        # happens once per task sent to a process.
+        name = self.block_document_name
+        if name is not None and _same_as_stored(self, name):
+            return (_load_saved, (type(self), name))
+        return super().__reduce_ex__(protocol)
 
     # --- identity --------------------------------------------------------------------
     @property
@@ -274,6 +289,18 @@ class Block(BaseModel):
             options = ", ".join(m.full_name for m in matches)
             raise BlockError(f"several blocks are named {name!r}: say which ({options})")
         return cls.block_type_slug, check_block_name(name)
+
+
+def _load_saved(cls: type[Block], name: str) -> Block:
+    """Unpickling a saved block: load it again from the store (no secret was pickled)."""
+    return cls.load(name)
+
+
+def _same_as_stored(block: Block, name: str) -> bool:
+    try:
+        return bool(type(block).load(name) == block)
+    except BlockError:  # deleted or unreadable meanwhile: send the value
+        return False
 
 
 def _sample_value(name: str, annotation: Any) -> Any:

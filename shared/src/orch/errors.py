@@ -117,3 +117,67 @@ class TerminationSignal(BaseException):
     Example:
         ``kill -TERM <pid>`` of a running flow: ``orch runs ls`` shows it Crashed.
     """
+
+
+# --- errors of integration packages ----------------------------------------------------------
+# Every package maps its SDK's exceptions onto these (in its errors.py), usually through
+# classes of its own that also derive from one of them (``SqlAuthenticationError(SqlError,
+# AuthError)``), so users can catch ``AuthError`` whatever the service. Messages name the
+# block (:func:`orch.integration.block_label`) and the object, never a secret; the SDK's
+# exception is kept as ``__cause__`` (``raise ... from exc``).
+
+
+class ServiceError(OrchError):
+    """A call to an external service, made by a package's block or task, failed.
+
+    ``code`` is the service's own error code when it has one (``NoSuchKey``, ``28P01``).
+
+    Example:
+        raise NotFoundError(f"no object s3://{bucket}/{key} ({block_label(block)})",
+                            code="NoSuchKey") from exc
+    """
+
+    code: str | None
+
+    def __init__(self, message: str, code: str | None = None) -> None:
+        # Only the message in args: builtin bases such as PermissionError (an OSError)
+        # would read a second argument as an errno.
+        super().__init__(message)
+        self.code = code
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # Back from a process-pool worker with its code (kept in __dict__), whatever the
+        # signature of a package's subclass, as long as it takes the message first.
+        return (type(self), (str(self),), self.__dict__)
+
+
+class ConnectError(ServiceError):
+    """The service could not be reached (refused, unknown host, network, timed out)."""
+
+
+class AuthError(ServiceError, PermissionError):
+    """The service refused the credentials (login failed) or denied the operation."""
+
+
+class NotFoundError(ServiceError, LookupError):
+    """The object the operation names (bucket, key, table, secret) does not exist."""
+
+
+class AlreadyExistsError(ServiceError):
+    """Creating an object that already exists (and the call did not ask to replace it)."""
+
+
+class QueryError(ServiceError):
+    """A statement or query failed; the message names the block and its first line."""
+
+
+class TransferError(ServiceError):
+    """An upload, download or bulk load failed part-way; the message says what was kept."""
+
+
+class ServiceTimeoutError(ServiceError, TimeoutError):
+    """The operation did not finish in the time allowed (and was cancelled if it could)."""
+
+
+class MissingDependencyError(ServiceError, ImportError):
+    """An optional dependency (a driver, an extra) is not installed; names what to install."""

@@ -14,25 +14,17 @@ connector follows the same rules, implemented here once:
   ``engine.dispose(close=False)``);
 - an instance remembers the client it got in a :class:`ResourceSlot`, which is never
   copied or pickled, so the hot path costs no fingerprint;
-- a saved connector pickles by its name (:class:`PicklesByName`): a process pool re-loads
-  it from the store and no secret travels through the pipe.
+- closing one block releases only its own hold (:meth:`ProcessResources.release`): the
+  client is closed when the last block holding it releases it, or at exit;
+- a saved block pickles by its name (``orch.Block`` does it): a process pool re-loads it
+  from the store and no secret travels through the pipe.
+
+Package authors use :class:`orch.integration.Connector`, built on this module.
 
 Example:
-    from orch import Block, SecretStr
-    from orch.resources import PicklesByName, ProcessResources, ResourceSlot, block_fingerprint
-    from pydantic import PrivateAttr
-
     _clients: ProcessResources[ApiClient] = ProcessResources("api", close=ApiClient.close)
-
-    class ApiConnector(PicklesByName, Block):
-        url: str
-        token: SecretStr
-        _slot: ResourceSlot[ApiClient] = PrivateAttr(default_factory=ResourceSlot)
-
-        def get_client(self) -> ApiClient:
-            return _clients.get_or_create(
-                lambda: block_fingerprint(self), self._new_client, slot=self._slot
-            )
+    client = _clients.get_or_create(lambda: block_fingerprint(block), make, slot=slot)
+    _clients.release(slot)  # closed if no other slot holds it
 """
 
 from __future__ import annotations
@@ -46,7 +38,7 @@ import os
 import threading
 import weakref
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, Self, SupportsIndex, TypeVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Self, TypeVar, cast
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -138,19 +130,27 @@ class ResourceSlot(Generic[T]):
         _slot: ResourceSlot[Engine] = PrivateAttr(default_factory=ResourceSlot)
     """
 
-    __slots__ = ("key", "value")
+    __slots__ = ("key", "table", "value")
 
     def __init__(self) -> None:
         self.key: str | None = None
         self.value: T | None = None
+        # The table this slot holds its resource in (see ProcessResources.release).
+        self.table: ProcessResources[T] | None = None
 
     def clear(self) -> None:
         """Forget the resource (e.g. the block's settings changed): look it up again.
 
+        Drops this slot's hold without closing the resource (others may use it; it is
+        closed when its last holder releases it, or at exit).
+
         Example:
             self._slot.clear()
         """
-        self.key = self.value = None
+        table = self.table
+        if table is not None:
+            table._drop_hold(self)
+        self.key = self.value = self.table = None
 
     def __copy__(self) -> ResourceSlot[T]:
         return ResourceSlot()
@@ -169,10 +169,15 @@ class ResourceSlot(Generic[T]):
 class ProcessResources(Generic[T]):
     """This process's resources of one kind (engines, sessions, clients), by key.
 
-    ``close`` ends a resource (at ``close(key)``, ``close_all()`` and interpreter exit);
-    ``forget`` releases one in a forked child without touching what the parent still
-    uses (default: just drop it). Reads like a mapping: ``key in table``, ``table[key]``,
-    ``len(table)``, ``table.values()``.
+    ``close`` ends a resource (at ``release(slot)`` by its last holder, ``close(key)``,
+    ``close_all()`` and interpreter exit); ``forget`` releases one in a forked child
+    without touching what the parent still uses (default: just drop it). Reads like a
+    mapping: ``key in table``, ``table[key]``, ``len(table)``, ``table.values()``.
+
+    Holders: each :class:`ResourceSlot` that got a resource through ``get_or_create``
+    counts as one holder of it; ``release(slot)`` drops that hold and closes the resource
+    only when no holder is left, so closing one block never closes a client that equal
+    blocks (other threads) are using.
 
     Example:
         _engines: ProcessResources[Engine] = ProcessResources(
@@ -194,6 +199,7 @@ class ProcessResources(Generic[T]):
         self._close = close
         self._forget = forget
         self._items: dict[str, T] = {}
+        self._holds: dict[str, int] = {}  # key → number of slots holding its resource
         self._lock = threading.Lock()  # guards _items and _creating
         self._creating: dict[str, threading.Lock] = {}  # one creation at a time per key
         self._exit_registered = False
@@ -254,8 +260,76 @@ class ProcessResources(Generic[T]):
         if value is _MISSING:
             value = self._create(k, create)
         if slot is not None:
-            slot.key, slot.value = k, value
-        return value
+            self._hold(slot, k, value)
+        return cast(T, value)
+
+    def _hold(self, slot: ResourceSlot[T], key: str, value: T) -> None:
+        """Make ``slot`` one holder of ``value`` (once, however many threads race)."""
+        with self._lock:
+            if slot.table is self and slot.key == key and slot.value is value:
+                return  # another thread using the same block got there first
+            if slot.table is not None and slot.table is not self:
+                stale: ProcessResources[Any] | None = slot.table
+            else:
+                stale = None
+                self._drop_hold_locked(slot)
+            if self._items.get(key, _MISSING) is value:
+                self._holds[key] = self._holds.get(key, 0) + 1
+                slot.key, slot.value, slot.table = key, value, self
+            else:  # closed by someone meanwhile: the caller still gets it, unheld
+                slot.key = slot.value = slot.table = None
+        if stale is not None:
+            stale._drop_hold(slot)
+
+    def _drop_hold(self, slot: ResourceSlot[T]) -> None:
+        with self._lock:
+            self._drop_hold_locked(slot)
+
+    def _drop_hold_locked(self, slot: ResourceSlot[T]) -> None:
+        # Only a hold on the resource still in the table counts: one closed meanwhile
+        # (close(key), close_all, a fork) took its holds with it.
+        key = slot.key
+        if slot.table is self and key is not None and self._items.get(key, _MISSING) is slot.value:
+            left = self._holds.get(key, 0) - 1
+            if left > 0:
+                self._holds[key] = left
+            else:
+                self._holds.pop(key, None)
+        slot.key = slot.value = slot.table = None
+
+    def holders(self, key: str) -> int:
+        """How many slots (block instances) hold the resource under ``key`` now.
+
+        Example:
+            assert _clients.holders(block_fingerprint(block)) == 1
+        """
+        return self._holds.get(key, 0)
+
+    def release(self, slot: ResourceSlot[T]) -> bool:
+        """Drop ``slot``'s hold; close the resource if it was the last holder.
+
+        Returns ``True`` if a resource was closed. A slot that holds nothing (never used,
+        or its resource was closed meanwhile) is only emptied. Errors of the closer
+        propagate.
+
+        Example:
+            def close(self) -> None:
+                _clients.release(self._slot)
+        """
+        with self._lock:
+            key = slot.key
+            held = (
+                slot.table is self
+                and key is not None
+                and self._items.get(key, _MISSING) is slot.value
+            )
+            self._drop_hold_locked(slot)
+            if not held or key is None or key in self._holds:
+                return False
+            value = self._items.pop(key)
+        if self._close is not None:
+            self._close(value)
+        return True
 
     def _create(self, key: str, create: Callable[[], T]) -> T:
         with self._lock:
@@ -281,13 +355,16 @@ class ProcessResources(Generic[T]):
     def close(self, key: str) -> bool:
         """Close and forget the resource under ``key``; ``False`` if there was none.
 
-        The next ``get_or_create`` makes a new one. Errors of the closer propagate.
+        Closes it whoever holds it (their holds end with it); to close only what one
+        block holds, use :meth:`release`. The next ``get_or_create`` makes a new one.
+        Errors of the closer propagate.
 
         Example:
             _engines.close(block_fingerprint(connector))
         """
         with self._lock:
             value = self._items.pop(key, _MISSING)
+            self._holds.pop(key, None)
         if value is _MISSING:
             return False
         if self._close is not None:
@@ -306,6 +383,7 @@ class ProcessResources(Generic[T]):
         with self._lock:
             values = list(self._items.values())
             self._items.clear()
+            self._holds.clear()
         if self._close is None:
             return
         for value in reversed(values):
@@ -319,6 +397,7 @@ class ProcessResources(Generic[T]):
         self._creating = {}
         values = list(self._items.values())
         self._items = {}
+        self._holds = {}
         if self._forget is not None:
             for value in values:
                 with contextlib.suppress(Exception):
@@ -340,51 +419,28 @@ if hasattr(os, "register_at_fork"):
 
 # --- pickling by name ------------------------------------------------------------------------
 def _load_saved(cls: type[Block], name: str) -> Block:
-    """Unpickling a saved block: load it again from the store (no secret was pickled)."""
+    """Unpickle what older versions pickled by name (``orch.Block`` does it itself now)."""
     return cls.load(name)
 
 
 class PicklesByName:
-    """Mixin for a block: a saved one pickles by its name, an unsaved one by value.
+    """Deprecated: every :class:`~orch.Block` pickles by name now; kept for old imports.
 
-    A process pool then re-loads a saved connector from the store in the worker, so no
-    secret travels through the pipe, and the worker makes its own clients. Put it before
-    ``Block`` in the bases.
-
-    Example:
-        class ApiConnector(PicklesByName, Block):
-            token: SecretStr
-
-        ApiConnector(token="...").save("prod")
-        pickle.loads(pickle.dumps(ApiConnector.load("prod")))  # loaded again by name
+    A saved block pickles by its name (a process pool re-loads it from the store, so no
+    secret travels through the pipe); one changed after loading, or unsaved, by value.
     """
-
-    def __reduce_ex__(self, protocol: SupportsIndex) -> str | tuple[Any, ...]:
-        name: str | None = getattr(self, "block_document_name", None)
-        # By name only while it still equals what is stored: a block changed after it was
-        # loaded (a field set, a model_copy(update=...)) must reach the worker as it is.
-        # One store read per pickle, which happens once per task sent to a process.
-        if name is not None and _same_as_stored(self, name):
-            return (_load_saved, (type(self), name))
-        return super().__reduce_ex__(protocol)
-
-
-def _same_as_stored(block: Any, name: str) -> bool:
-    from orch.errors import BlockError
-
-    try:
-        return bool(type(block).load(name) == block)
-    except BlockError:  # deleted or unreadable meanwhile: send the value
-        return False
 
 
 # --- the connector's life cycle --------------------------------------------------------------
 class OwnsProcessResource(PicklesByName):
-    """Mixin for a connector block whose client lives in a :class:`ProcessResources` table.
+    """Deprecated: use :class:`orch.integration.Connector`, which does all this itself.
+
+    Mixin for a connector block whose client lives in a :class:`ProcessResources` table.
 
     The block names its table in ``_process_resources`` and keeps a ``_slot``; it gets
-    ``_fingerprint()`` (the table's key for it), ``_release()`` (close its client in this
-    process; the next use makes a new one), ``with block:`` (releases at the end), a slot
+    ``_fingerprint()`` (the table's key for it), ``_release()`` (drop this block's hold on
+    its client; the client is closed when no other block holds it; the next use makes a
+    new one), ``with block:`` (releases at the end), a slot
     emptied whenever a field changes (changed settings need another client), and pickling
     by name. Put it before ``Block`` in the bases.
 
@@ -408,8 +464,14 @@ class OwnsProcessResource(PicklesByName):
         return block_fingerprint(cast("Block", self))
 
     def _release(self) -> None:
-        type(self)._process_resources.close(self._fingerprint())
-        self._slot.clear()
+        type(self)._process_resources.release(self._slot)
+
+    def __copy__(self) -> Self:
+        # pydantic's shallow copy (and model_copy(update=...)) shares private attributes:
+        # the copy gets a slot of its own, or it would share (and release) our client.
+        copied = super().__copy__()  # type: ignore[misc]
+        copied.__pydantic_private__["_slot"] = ResourceSlot()
+        return cast(Self, copied)
 
     def __setattr__(self, name: str, value: Any) -> None:
         super().__setattr__(name, value)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import Field
+
 from orch.block import Block
 from orch.secrets import SecretStr
 
@@ -19,7 +21,7 @@ class Secret(Block):
         token = Secret.load("github-token").value.get_secret_value()
     """
 
-    value: SecretStr
+    value: SecretStr = Field(description="The secret, or a reference to where it is kept.")
 
 
 class Json(Block):
@@ -32,4 +34,4 @@ class Json(Block):
         settings = Json.load("etl-settings").value
     """
 
-    value: Any
+    value: Any = Field(description="Any JSON value: object, list, string, number, boolean.")

@@ -7,8 +7,9 @@ Life cycle (the pattern every orch connector follows):
   two equal blocks) share it, from any thread (the connector's connections are
   thread-safe: DB-API ``threadsafety = 2``; each task uses its own cursor);
 - a session that was closed or expired is reopened on next use;
-- it is closed at interpreter exit, by ``with connector:`` or ``connector.close()``, and
-  forgotten (not closed) in a forked child, whose parent owns it;
+- it is closed at interpreter exit, or when the last connector holding it lets go
+  (``with connector:``, ``connector.close()``), and forgotten (not closed) in a forked
+  child, whose parent owns it;
 - a transaction (``connector.transaction()``) runs in a session of its own, taken from a
   small idle list, because Snowflake transactions are per session: on the shared one,
   another thread's statements would join (or commit) it;
@@ -341,7 +342,10 @@ class SnowflakeConnector(OwnsProcessResource, Block):
 
     # --- life cycle --------------------------------------------------------------------
     def close(self) -> None:
-        """Close this connector's sessions in this process; the next use opens a new one."""
+        """Let go of this connector's sessions: closed if no equal connector holds them.
+
+        The next use opens (or finds) them again.
+        """
         self._release()
 
 

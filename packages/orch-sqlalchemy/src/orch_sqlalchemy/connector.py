@@ -5,8 +5,9 @@ Life cycle, the pattern every orch connector follows:
 - the engine is created on first use, not when the block is built or loaded;
 - one engine per process per connector *content*: two loads of the same saved block (or
   two equal blocks) share one engine and pool, on any thread;
-- it is disposed at interpreter exit, by ``with connector:`` or ``connector.dispose()``,
-  and forgotten in a forked child (a pool must never be shared across processes);
+- it is disposed at interpreter exit, or when the last connector holding it lets go
+  (``with connector:``, ``connector.dispose()``), and forgotten in a forked child (a pool
+  must never be shared across processes);
 - a connector pickles by its saved name (a process pool re-loads it from the store, so no
   secret travels through the pipe); an unsaved one pickles by value, without its engine.
 
@@ -60,7 +61,8 @@ class SqlAlchemyConnector(OwnsProcessResource, Block):
     """A database connection pool, shared by every task that uses this block.
 
     The engine is created on first use and reused by all tasks of the process (threads
-    included); it is closed at exit, or at the end of ``with connector:``. Connections
+    included); it is closed at exit, or when the last connector holding it lets go (the
+    end of ``with connector:``, ``dispose()``). Connections
     refused by the server are retried ``connect_retries`` times with exponential backoff
     from ``connect_retry_delay`` seconds.
 
@@ -263,9 +265,8 @@ class SqlAlchemyConnector(OwnsProcessResource, Block):
 
     # --- life cycle --------------------------------------------------------------------
     def dispose(self) -> None:
-        """Close the pooled connections of this connector's engine in this process.
-
-        The next task that uses the connector opens a new engine.
+        """Let go of this connector's engine: its pool is closed if no equal connector
+        holds it (other threads keep theirs). The next use opens (or finds) one again.
         """
         self._release()
 

@@ -1,0 +1,180 @@
+"""The integration kit: what an ``orch-<x>`` package imports from the core besides ``orch``.
+
+A package never imports a private core module; everything it needs is here, under a
+public name that stays stable (``docs/contributing.md``, "Writing an integration package"):
+
+- blocks that own clients: :class:`Connector` (lazy, per-process, per-content client,
+  fork-safe, closed at exit, ``close()`` releases only this block's hold); the
+  lower-level :class:`ProcessResources`, :class:`ResourceSlot`, :func:`block_fingerprint`
+  for a resource that is not one block's client (e.g. a session shared by connectors);
+- progress of long work: :class:`Progress`;
+- errors every package maps its SDK's errors onto: :class:`ServiceError` and its kinds
+  (:class:`ConnectError`, :class:`AuthError`, :class:`NotFoundError`,
+  :class:`AlreadyExistsError`, :class:`QueryError`, :class:`TransferError`,
+  :class:`ServiceTimeoutError`, :class:`MissingDependencyError`), the core's
+  :class:`OrchError`, :class:`BlockError`, :class:`BlockValidationError`,
+  :class:`BlockNotFoundError`, :class:`SecretReferenceError`; the helpers
+  :func:`block_label` and :func:`first_line` for messages, :func:`redact` and
+  :func:`remember_secret` so that no secret reaches one;
+- role interfaces: :class:`ObjectStore`, :class:`SqlDatabase`, :class:`SecretStore`,
+  :class:`Notifier`;
+- the rest of a package's plumbing: :func:`lazy_exports` (its ``__init__``),
+  :func:`run_logger_or` (log lines that reach the run history), :class:`Resolved` and
+  :func:`secret_cache_ttl` (a secret resolver).
+
+Importing this module costs next to nothing: each name loads its module on first use.
+The contract tests a package runs on its blocks are in :mod:`orch.testing`.
+
+Example:
+    from orch.integration import AuthError, Connector, Progress, block_label
+"""
+
+from __future__ import annotations
+
+# `import X as X`: names this module re-exports (mypy --strict exports only those).
+from orch.errors import AlreadyExistsError as AlreadyExistsError
+from orch.errors import AuthError as AuthError
+from orch.errors import BlockError as BlockError
+from orch.errors import BlockNotFoundError as BlockNotFoundError
+from orch.errors import BlockValidationError as BlockValidationError
+from orch.errors import ConnectError as ConnectError
+from orch.errors import MissingDependencyError as MissingDependencyError
+from orch.errors import NotFoundError as NotFoundError
+from orch.errors import OrchError as OrchError
+from orch.errors import QueryError as QueryError
+from orch.errors import SecretReferenceError as SecretReferenceError
+from orch.errors import ServiceError as ServiceError
+from orch.errors import ServiceTimeoutError as ServiceTimeoutError
+from orch.errors import TransferError as TransferError
+from orch.lazy import lazy_exports as lazy_exports
+
+# Not `from typing import TYPE_CHECKING`: importing typing costs several ms at start-up.
+TYPE_CHECKING = False
+
+if TYPE_CHECKING:
+    from orch.connector import ClientT as ClientT
+    from orch.connector import Connector as Connector
+    from orch.progress import Progress as Progress
+    from orch.progress import format_amount as format_amount
+    from orch.redaction import redact as redact
+    from orch.redaction import remember as remember_secret
+    from orch.references import Resolved as Resolved
+    from orch.references import cache_ttl as secret_cache_ttl
+    from orch.resources import ProcessResources as ProcessResources
+    from orch.resources import ResourceSlot as ResourceSlot
+    from orch.resources import block_fingerprint as block_fingerprint
+    from orch.roles import Notifier as Notifier
+    from orch.roles import ObjectStore as ObjectStore
+    from orch.roles import SecretStore as SecretStore
+    from orch.roles import Severity as Severity
+    from orch.roles import SqlDatabase as SqlDatabase
+    from orch.run_logging import run_logger_or as run_logger_or
+
+# public name → (module, name there): loaded on first use (these modules cost more)
+_LAZY = {
+    "ClientT": ("orch.connector", "ClientT"),
+    "Connector": ("orch.connector", "Connector"),
+    "Progress": ("orch.progress", "Progress"),
+    "format_amount": ("orch.progress", "format_amount"),
+    "redact": ("orch.redaction", "redact"),
+    "remember_secret": ("orch.redaction", "remember"),
+    "Resolved": ("orch.references", "Resolved"),
+    "secret_cache_ttl": ("orch.references", "cache_ttl"),
+    "ProcessResources": ("orch.resources", "ProcessResources"),
+    "ResourceSlot": ("orch.resources", "ResourceSlot"),
+    "block_fingerprint": ("orch.resources", "block_fingerprint"),
+    "Notifier": ("orch.roles", "Notifier"),
+    "ObjectStore": ("orch.roles", "ObjectStore"),
+    "SecretStore": ("orch.roles", "SecretStore"),
+    "Severity": ("orch.roles", "Severity"),
+    "SqlDatabase": ("orch.roles", "SqlDatabase"),
+    "run_logger_or": ("orch.run_logging", "run_logger_or"),
+}
+
+__all__ = [
+    "AlreadyExistsError",
+    "AuthError",
+    "BlockError",
+    "BlockNotFoundError",
+    "BlockValidationError",
+    "ClientT",
+    "ConnectError",
+    "Connector",
+    "MissingDependencyError",
+    "NotFoundError",
+    "Notifier",
+    "ObjectStore",
+    "OrchError",
+    "ProcessResources",
+    "Progress",
+    "QueryError",
+    "Resolved",
+    "ResourceSlot",
+    "SecretReferenceError",
+    "SecretStore",
+    "ServiceError",
+    "ServiceTimeoutError",
+    "Severity",
+    "SqlDatabase",
+    "TransferError",
+    "block_fingerprint",
+    "block_label",
+    "first_line",
+    "format_amount",
+    "lazy_exports",
+    "redact",
+    "remember_secret",
+    "run_logger_or",
+    "secret_cache_ttl",
+]
+
+
+def __getattr__(name: str) -> object:
+    target = _LAZY.get(name)
+    if target is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from importlib import import_module
+
+    value = getattr(import_module(target[0]), target[1])
+    globals()[name] = value  # later reads cost nothing
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
+
+def block_label(block: object, detail: str | None = None) -> str:
+    """How to name a block in a message: ``s3-bucket/prod``, or ``an unsaved S3Bucket``.
+
+    ``detail`` says more about an unsaved one (its target, never a secret).
+
+    Example:
+        >>> from orch import Block
+        >>> class ApiConnector(Block):
+        ...     url: str
+        >>> block_label(ApiConnector(url="https://api"), "https://api")
+        'an unsaved ApiConnector (https://api)'
+    """
+    name = getattr(block, "block_document_name", None)
+    if name:
+        return str(name)
+    more = f" ({detail})" if detail else ""
+    return f"an unsaved {type(block).__name__}{more}"
+
+
+def first_line(text: object, limit: int = 120) -> str:
+    """The first meaningful line of a statement or message, shortened: for messages.
+
+    Blank lines and SQL comments (``--``) are skipped; longer than ``limit`` ends in
+    ``...``.
+
+    Example:
+        >>> first_line("-- nightly\\nSELECT *\\nFROM events")
+        'SELECT *'
+    """
+    for line in str(text).splitlines():
+        line = line.strip()
+        if line and not line.startswith("--"):
+            return line if len(line) <= limit else line[: limit - 3] + "..."
+    return "(empty statement)"
