@@ -253,7 +253,10 @@ def test_a_new_package_needs_no_central_edit(tmp_path: Path) -> None:
         "UV_CACHE_DIR": os.environ.get("UV_CACHE_DIR", str(ROOT / ".cache" / "uv")),
     }
     locked = _run(_uv(), "lock", "--quiet", cwd=repo, **uv_env)
-    assert locked.returncode == 0, locked.stderr
+    assert locked.returncode == 0, (
+        f"uv lock, offline from {uv_env['UV_CACHE_DIR']} (scripts/test fills it; set "
+        f"UV_CACHE_DIR as scripts/test had it):\n{locked.stderr}"
+    )
     exported = _run(
         _uv(), "export", "--frozen", "--all-packages", "--all-groups", "--all-extras",
         "--no-hashes", cwd=repo, **uv_env,
