@@ -14,8 +14,6 @@ from orch.lazy import lazy_exports
 
 TYPE_CHECKING = False
 
-__version__ = "0.1.0"
-
 # public name → module that defines it
 _EXPORTS = {
     "SnowflakeCredentials": "orch_snowflake.credentials",

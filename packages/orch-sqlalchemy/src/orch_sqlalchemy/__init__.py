@@ -13,8 +13,6 @@ from orch.lazy import lazy_exports
 
 TYPE_CHECKING = False
 
-__version__ = "0.1.0"
-
 # public name → module that defines it
 _EXPORTS = {
     "DatabaseCredentials": "orch_sqlalchemy.credentials",
