@@ -105,7 +105,7 @@ def _frozen(session: Any) -> Any:
 def test_assume_role_uses_sts_and_works(creds: AwsCredentials) -> None:
     role = creds.model_copy(update={"role_arn": ROLE, "external_id": "ext-1"})
     session = role.get_boto3_session()
-    with count_calls(session._orch_sts_client, "AssumeRole") as calls:
+    with count_calls(role.get_client().sts, "AssumeRole") as calls:
         s3 = role.get_client("s3")
         assert calls == []  # deferred: nothing is asked before the first request
         s3.list_buckets()
@@ -122,7 +122,7 @@ def test_assumed_role_credentials_refresh_before_they_expire(creds: AwsCredentia
     # every use refreshes: a long flow never holds expired credentials.
     role = creds.model_copy(update={"role_arn": ROLE, "duration_seconds": 900})
     session = role.get_boto3_session()
-    with count_calls(session._orch_sts_client, "AssumeRole") as calls:
+    with count_calls(role.get_client().sts, "AssumeRole") as calls:
         first = _frozen(session)
         second = _frozen(session)
         role.get_client("s3").list_buckets()
@@ -189,10 +189,11 @@ def test_assume_role_from_a_profile(
         profile_name="base", region_name=REGION, endpoint_url=creds.endpoint_url, role_arn=ROLE
     )
     session = role.get_boto3_session()
-    with count_calls(session._orch_sts_client, "AssumeRole") as calls:
+    sts = role.get_client().sts
+    with count_calls(sts, "AssumeRole") as calls:
         role.get_client("s3").list_buckets()
     assert len(calls) == 1
-    sts_keys = session._orch_sts_client._request_signer._credentials.get_frozen_credentials()
+    sts_keys = sts._request_signer._credentials.get_frozen_credentials()
     assert sts_keys.access_key == "base-key"  # STS was asked with the profile's keys
     assert _frozen(session).access_key not in ("base-key", "testing")
 
