@@ -13,7 +13,7 @@ from orch import SecretRef
 from orch.errors import BlockValidationError
 from orch_aws import AwsCredentials
 
-from .conftest import REGION, count_calls
+from .conftest import REGION, count_calls, unique
 
 ROLE = "arn:aws:iam::123456789012:role/etl"
 
@@ -77,6 +77,36 @@ def test_clients_are_cached_per_credentials_and_thread_safe(creds: AwsCredential
     other = twin.model_copy(update={"region_name": "eu-west-1"})
     assert other.get_client("s3") is not got[0]
     assert creds.get_client("s3", region_name="eu-west-1") is not got[0]
+
+
+def test_clients_live_in_a_holder_and_the_session_is_not_patched(creds: AwsCredentials) -> None:
+    # Before: the session got an `_orch_lock` attribute, and each get_client() computed
+    # the block's fingerprint; now the holder keeps the lock and the clients.
+    from orch_aws.connector import AwsClients
+
+    # settings of its own: no other test's block holds (and keeps open) its clients
+    creds = creds.model_copy(update={"role_session_name": unique("holder")})
+    holder = creds.get_client()
+    assert isinstance(holder, AwsClients)
+    assert creds.get_client() is holder
+    session = creds.get_boto3_session()
+    assert session is holder.session
+    assert not [name for name in vars(session) if name.startswith("_orch")]
+    s3 = creds.get_client("s3")
+    assert holder.client("s3") is s3 and creds.get_client("s3") is s3
+    assert creds.get_client("s3", region_name="eu-west-1") is not s3
+    creds.close()  # the last holder: its clients are closed, the next use makes new ones
+    assert creds.get_client("s3") is not s3
+
+
+def test_importing_the_package_loads_no_block_module() -> None:
+    probe = (
+        "import sys, orch_aws\n"
+        "print([m for m in ('pydantic', 'orch_aws.credentials', 'orch_aws.connector')"
+        " if m in sys.modules])"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
 
 
 def test_a_forked_child_builds_its_own_client(creds: AwsCredentials) -> None:
