@@ -16,7 +16,7 @@ Example:
 
 from __future__ import annotations
 
-from orch_snowflake.connector import sdk_message
+from orch_snowflake.errors import sdk_message
 from orch_snowflake.loads import (
     DEFAULT_CHUNK_ROWS,
     snowflake_load_dataframe,
