@@ -28,7 +28,7 @@ from orch_snowflake import (
     snowflake_wait_for_query,
     table_name,
 )
-from orch_snowflake.sql import file_format_clause
+from orch_snowflake._sql import file_format_clause
 
 
 @pytest.fixture

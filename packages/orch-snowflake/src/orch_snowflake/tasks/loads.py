@@ -21,10 +21,10 @@ from typing import TYPE_CHECKING, Any, Literal
 from orch import task
 from orch.integration import Progress
 
+from orch_snowflake._sql import file_format_clause, quote_name, table_name
 from orch_snowflake.connector import DedicatedSession, SnowflakeConnector
 from orch_snowflake.errors import SnowflakeError, SnowflakeLoadError, SnowflakeQueryError, label
-from orch_snowflake.queries import BYTES_THRESHOLD, ROWS_THRESHOLD, _columns, _require
-from orch_snowflake.sql import file_format_clause, quote_name, table_name
+from orch_snowflake.tasks.queries import BYTES_THRESHOLD, ROWS_THRESHOLD, _columns, _require
 
 if TYPE_CHECKING:
     import pandas as pd
