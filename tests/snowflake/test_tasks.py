@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -276,6 +279,18 @@ def test_long_transfers_log_progress_through_the_run_logger(
     copy = [m.split(f"{on}: ", 1)[1] for m in lines if m.startswith("snowflake_put_and_copy")]
     assert copy[:2] == ["uploading (4 files)", "COPY INTO from 4 staged file(s)"]
     assert copy[2].startswith("copied 4 files in ")
+    # And `orch runs logs` prints them (a subprocess: no terminal, no bar).
+    shown = subprocess.run(
+        [sys.executable, "-m", "orch.cli.main", "runs", "logs", run_id],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "400"},
+        check=True,
+        timeout=60,
+    ).stdout
+    assert "'SELECT n FROM numbers': fetched 25 rows in " in shown
+    assert "stopped (closed by the reader) after 4 rows of 29 rows" in shown
+    assert "loaded 8 rows in " in shown and "copied 4 files in " in shown
 
 
 def test_progress_outside_a_run_goes_to_the_package_logger(
