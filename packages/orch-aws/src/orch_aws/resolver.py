@@ -83,7 +83,10 @@ def resolve_aws_sm(ref: SecretRef) -> Resolved:
     """Resolve ``aws-sm://NAME``: the secret's string (JSON is left to ``#key``) or bytes.
 
     Example:
+        >>> from orch import SecretRef
         >>> ref = SecretRef("aws-sm://prod/warehouse?region=eu-west-1#password")
+        >>> ref.key, ref.params
+        ('password', {'region': 'eu-west-1'})
         >>> ref.resolve()  # doctest: +SKIP
         'the password'
     """
