@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import tracemalloc
@@ -28,6 +29,12 @@ from orch_sqlalchemy import (
     sql_script,
     sql_upsert,
 )
+
+from tests.core.runtime_support import flush_history, orch_cli
+
+from .conftest import connector_for
+
+__all__ = ["flush_history"]  # a fixture (imported for pytest)
 
 T0 = datetime(2024, 5, 1, 12, 0, 0)
 
@@ -487,3 +494,28 @@ def test_upsert_errors(db: SqlAlchemyConnector) -> None:
         sql_upsert(db, "events", [(1, "a", None)], key_columns=[])
     with pytest.raises(SqlLoadError, match=r"no value for key column\(s\) \['id'\]"):
         sql_upsert(db, "events", [{"kind": "a"}], key_columns=["id"])
+
+
+@flow(name="sql-progress")
+def _progress_flow(db: SqlAlchemyConnector) -> int:
+    return sql_load_rows(db, "events", ((i, "k", None) for i in range(2500)), chunk_size=1000)
+
+
+@pytest.mark.usefixtures("flush_history")
+def test_progress_reaches_orch_runs_logs_off_a_terminal(
+    sqlite_database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from orch import history
+
+    monkeypatch.setattr(orch_sqlalchemy.tasks, "PROGRESS_INTERVAL", 0.0)
+    with connector_for(sqlite_database) as db:
+        make_table(db)
+        assert _progress_flow(db) == 2500
+    history.flush()
+    runs = json.loads(orch_cli("runs", "ls", "--flow", "sql-progress", "--json").stdout)
+    logs = orch_cli("runs", "logs", runs[0]["id"], "--json")
+    assert logs.returncode == 0, logs.stderr
+    messages = [r["message"] for r in json.loads(logs.stdout)]
+    lines = [m for m in messages if m.startswith("sql_load_rows into events: ")]
+    assert lines[0].startswith("sql_load_rows into events: 1,000 rows so far, "), messages
+    assert re.match(r"sql_load_rows into events: 2,500 rows in [\d.]+ s \(", lines[-1]), lines
