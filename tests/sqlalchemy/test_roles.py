@@ -4,6 +4,8 @@ errors as the kit's classes."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
 import sqlalchemy as sa
 from orch import SecretStr
@@ -170,3 +172,22 @@ def test_errors_are_the_kits_classes(db: SqlAlchemyConnector, pg_server: str) ->
     assert isinstance(load.value, SqlLoadError) and isinstance(load.value, QueryError)
     for c in (refused, wrong, missing):
         c.close()
+
+
+def test_a_forked_child_runs_its_own_query_not_the_parents_cursor(
+    db: SqlAlchemyConnector,
+) -> None:
+    make_customers(db)
+    query = "SELECT id FROM customers ORDER BY id"
+    assert db.fetch_one(query) == (1,)
+    pid = os.fork()
+    if pid == 0:  # the child: report through the exit code
+        code = 1
+        try:
+            code = 0 if db.fetch_many(query, size=2) == [(1,), (2,)] else 2
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    # The parent's result is untouched: it goes on where it was.
+    assert db.fetch_one(query) == (2,)

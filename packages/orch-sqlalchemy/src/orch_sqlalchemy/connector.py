@@ -17,6 +17,7 @@ argument names) of Prefect's ``SqlAlchemyConnector``: ``execute``, ``execute_man
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -62,19 +63,34 @@ def bound_parameters(where: str, parameters: Any) -> dict[str, Any]:
     )
 
 
+# In a forked child: the parent's open results, kept (never used, never collected).
+_PARENTS_RESULTS: list[object] = []
+
+
 class _OpenResults:
     """The results that ``fetch_*`` calls are reading, by statement, parameters and
     options (Prefect's behaviour: the same call again returns the next rows).
 
     Each open result holds a pooled connection until it is exhausted or
     ``reset_connections()``/``close()`` runs. Copies and pickles start empty: an open
-    cursor belongs to the block instance that opened it.
+    cursor belongs to the block instance that opened it; a forked child forgets the
+    parent's without closing them (they are the parent's connections).
     """
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
+        self.pid = os.getpid()
         # key → (the result, the context that returns its connection; None once exhausted)
         self.items: dict[str, tuple[Any, contextlib.ExitStack | None]] = {}
+
+    def mine(self) -> dict[str, tuple[Any, contextlib.ExitStack | None]]:
+        """The open results of this process (call with ``lock`` held)."""
+        if self.pid != os.getpid():  # a forked child: never read the parent's cursors
+            # ...nor let them be garbage-collected here: SQLAlchemy would roll back their
+            # connections on the socket the parent still uses, ending its open cursors.
+            _PARENTS_RESULTS.append(self.items)
+            self.items, self.pid = {}, os.getpid()
+        return self.items
 
     def __copy__(self) -> _OpenResults:
         return _OpenResults()
@@ -87,7 +103,8 @@ class _OpenResults:
 
     def close_all(self) -> None:
         with self.lock:
-            items, self.items = self.items, {}
+            items = self.mine()
+            self.items = {}
         for result, stack in items.values():
             with contextlib.suppress(Exception):  # a broken connection is dropped anyway
                 result.close()
@@ -408,10 +425,11 @@ class SqlAlchemyConnector(Connector["Engine"], SqlDatabase):
         key = repr((operation, sorted(values.items()), sorted(execution_options.items())))
         results = self._results
         with statement_errors(method, self, operation), results.lock:
-            entry = results.items.get(key)
+            items = results.mine()
+            entry = items.get(key)
             if entry is None:
                 entry = self._run_for_fetch(operation, values, execution_options, size)
-                results.items[key] = entry
+                items[key] = entry
             result, stack = entry
             if stack is None:  # exhausted earlier: nothing more until reset_connections()
                 return []
@@ -420,7 +438,7 @@ class SqlAlchemyConnector(Connector["Engine"], SqlDatabase):
                 # Exhausted: give the connection back now; later calls return no rows.
                 result.close()
                 stack.close()
-                results.items[key] = (result, None)
+                items[key] = (result, None)
             return [tuple(r) for r in rows]
 
     def _run_for_fetch(
