@@ -4,6 +4,7 @@ errors as the kit's classes."""
 
 from __future__ import annotations
 
+import copy
 import os
 
 import pytest
@@ -111,10 +112,10 @@ def test_reset_and_close_give_back_open_results(db: SqlAlchemyConnector) -> None
 def test_a_copy_does_not_share_open_results(db: SqlAlchemyConnector) -> None:
     make_customers(db)
     assert db.fetch_one("SELECT id FROM customers ORDER BY id") == (1,)
-    twin = db.model_copy(deep=True)
-    assert twin.fetch_one("SELECT id FROM customers ORDER BY id") == (1,)
+    for twin in (db.model_copy(deep=True), db.model_copy(), copy.copy(db)):
+        assert twin.fetch_one("SELECT id FROM customers ORDER BY id") == (1,)
+        twin.close()  # closes the twin's results only
     assert db.fetch_one("SELECT id FROM customers ORDER BY id") == (2,)
-    twin.close()
 
 
 def test_role_errors_name_the_method_and_statement(db: SqlAlchemyConnector) -> None:

@@ -21,7 +21,7 @@ import os
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self
 
 from orch.integration import Connector, SqlDatabase
 from pydantic import Field, PrivateAttr
@@ -175,6 +175,13 @@ class SqlAlchemyConnector(Connector["Engine"], SqlDatabase):
     )
 
     _results: _OpenResults = PrivateAttr(default_factory=_OpenResults)
+
+    def __copy__(self) -> Self:
+        # pydantic's shallow copy (and model_copy()) shares private attributes: the copy
+        # would read, and close, this block's open fetch_* results.
+        copied = super().__copy__()
+        copied.__pydantic_private__["_results"] = _OpenResults()  # type: ignore[index]
+        return copied
 
     # --- the engine (the kit's client) ---------------------------------------------------
     def get_engine(self) -> Engine:
