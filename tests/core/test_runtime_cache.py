@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from orch import flow, history, task
-from orch.context import TaskRunContext
+from orch.engine.context import TaskRunContext
 from orch.errors import SerializationError
 from orch.tasks import task_input_hash
 

@@ -20,7 +20,7 @@ from orch import (
     task,
     unmapped,
 )
-from orch.context import TaskRun
+from orch.engine.context import TaskRun
 from orch.errors import MissingContextError, ParameterValidationError, SerializationError
 from orch.states import State
 from orch.tasks import Task, exponential_backoff

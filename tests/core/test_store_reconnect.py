@@ -256,7 +256,7 @@ def test_a_write_whose_commit_dropped_runs_again_only_when_idempotent(pg_databas
 def test_history_batch_whose_commit_dropped_is_written_once(
     pg_database: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from orch import history
+    from orch.history import writer as history
     from orch.store import get_store
 
     monkeypatch.setenv("ORCH_STORE_URL", pg_database)

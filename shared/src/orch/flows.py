@@ -22,17 +22,17 @@ from collections.abc import Callable, Coroutine, Iterable, Sequence
 from typing import Any, Generic, ParamSpec, TypeVar, overload
 
 from orch import history
-from orch.context import (
+from orch.engine.context import (
     FlowRun,
     FlowRunContext,
     flow_run_ctx,
     new_id,
     task_run_ctx,
 )
+from orch.engine.task_runners import TaskRunner, ThreadPoolTaskRunner
 from orch.errors import ParameterValidationError, TerminationSignal
 from orch.futures import OrchFuture, resolve_futures
 from orch.states import COMPLETED, CRASHED, FAILED, RETRYING, RUNNING, State
-from orch.task_runners import TaskRunner, ThreadPoolTaskRunner
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -246,7 +246,7 @@ class Flow(Generic[P, R]):
         if log_prints is None:
             log_prints = parent_flow.log_prints if parent_flow is not None else False
         if log_prints:
-            from orch.run_logging import capture_prints
+            from orch.engine.run_logging import capture_prints
 
             capture_prints()
         ctx = FlowRunContext(self, run, self.task_runner.duplicate(), log_prints)
@@ -369,7 +369,7 @@ class Flow(Generic[P, R]):
         return state
 
     def _log(self, ctx: FlowRunContext, level: int, message: str) -> None:
-        from orch.run_logging import get_run_logger
+        from orch.engine.run_logging import get_run_logger
 
         token = flow_run_ctx.set(ctx)
         task_token = task_run_ctx.set(None)
@@ -574,7 +574,7 @@ def flow(__fn: Callable[P, R] | None = None, **options: Any) -> Any:
     Options: ``name`` (default: the function name with ``-`` for ``_``),
     ``flow_run_name`` (``str.format`` template over the parameters, or a callable),
     ``retries``, ``retry_delay_seconds``, ``timeout_seconds``, ``task_runner`` (default
-    :class:`~orch.task_runners.ThreadPoolTaskRunner`), ``validate_parameters`` (pydantic,
+    :class:`~orch.engine.task_runners.ThreadPoolTaskRunner`), ``validate_parameters`` (pydantic,
     from the type hints; default True), ``log_prints``, ``tags``, ``on_completion`` /
     ``on_failure`` / ``on_crashed`` (hooks ``fn(flow, flow_run, state)``).
 

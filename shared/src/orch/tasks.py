@@ -32,7 +32,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, overload
 
 from orch import history
-from orch.context import (
+from orch.engine.context import (
     FlowRunContext,
     TaskRun,
     TaskRunContext,
@@ -44,7 +44,7 @@ from orch.futures import FutureList, OrchFuture, has_futures, resolve_futures, u
 from orch.states import CACHED, COMPLETED, CRASHED, FAILED, RETRYING, RUNNING, State
 
 if TYPE_CHECKING:
-    from orch.task_runners import TaskRunner
+    from orch.engine.task_runners import TaskRunner
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -496,14 +496,14 @@ def _default_runner() -> TaskRunner:
     if _default_runner_obj is None:
         with _default_lock:
             if _default_runner_obj is None:
-                from orch.task_runners import ThreadPoolTaskRunner
+                from orch.engine.task_runners import ThreadPoolTaskRunner
 
                 _default_runner_obj = ThreadPoolTaskRunner()
     return _default_runner_obj
 
 
 def _log_problem(run: TaskRun, message: str, level: int = 30) -> None:
-    from orch.run_logging import task_logger
+    from orch.engine.run_logging import task_logger
 
     task_logger(run).log(level, message)
 
@@ -561,14 +561,14 @@ def _cache_lookup(task: Task[Any, Any], run: TaskRun, ctx: TaskRunContext) -> St
     run.cache_key = str(key)
     if task.refresh_cache:
         return None
-    from orch import cache
+    from orch.engine import cache
 
     hit, value = cache.lookup(run.cache_key)
     return State(CACHED, result=value) if hit else None
 
 
 def _cache_save(task: Task[Any, Any], run: TaskRun, value: Any) -> State[Any]:
-    from orch import cache
+    from orch.engine import cache
 
     try:
         cache.save(task, run.cache_key or "", value, task.cache_expiration)
@@ -643,7 +643,7 @@ def run_task_sync(
         if log_prints is None:
             log_prints = flow_ctx.log_prints if flow_ctx is not None else False
     if log_prints:
-        from orch.run_logging import capture_prints
+        from orch.engine.run_logging import capture_prints
 
         capture_prints()
     ctx = TaskRunContext(task, run, flow_ctx, log_prints)
@@ -679,7 +679,7 @@ def _run_options_sync(task: Task[Any, Any], run: TaskRun, ctx: TaskRunContext) -
             return cached
     lease = None
     if task.concurrency_limit is not None:
-        from orch.limits import acquire
+        from orch.engine.limits import acquire
 
         lease = acquire(f"task:{task.name}", task.concurrency_limit)
     try:
@@ -732,7 +732,7 @@ async def run_task_async(
     if log_prints is None:
         log_prints = flow_ctx.log_prints if flow_ctx is not None else False
     if log_prints:
-        from orch.run_logging import capture_prints
+        from orch.engine.run_logging import capture_prints
 
         capture_prints()
     ctx = TaskRunContext(task, run, flow_ctx, log_prints)
@@ -747,7 +747,7 @@ async def run_task_async(
             state = _cache_lookup(task, run, ctx)
         if state is None:
             if task.concurrency_limit is not None:
-                from orch.limits import acquire
+                from orch.engine.limits import acquire
 
                 lease = await asyncio.to_thread(
                     acquire, f"task:{task.name}", task.concurrency_limit
@@ -804,8 +804,8 @@ def run_in_process_parent(
 ) -> State[Any]:
     """On a feeder thread of the parent: resolve upstream futures, send the call to a worker
     process, and turn its answer into a state (the worker records the run)."""
-    from orch.redaction import remember, revealed
-    from orch.task_runners import check_picklable
+    from orch.engine.task_runners import check_picklable
+    from orch.secrets.redaction import remember, revealed
 
     problem = _prepare(task, run, None)
     if problem is not None:
@@ -856,7 +856,7 @@ def _process_entry(
 ) -> tuple[str, Any, BaseException | None, int, tuple[str, ...]]:
     """In a worker process: run the task, and return its outcome with the secrets it
     revealed that the parent did not send (so the parent masks them too)."""
-    from orch.redaction import remember, revealed
+    from orch.secrets.redaction import remember, revealed
 
     if sent:
         remember(sent)

@@ -7,7 +7,7 @@ runs finish, when the flow run ends. Integration packages (``orch-dask``) subcla
 
 Example:
     >>> from orch import flow
-    >>> from orch.task_runners import ThreadPoolTaskRunner
+    >>> from orch.engine.task_runners import ThreadPoolTaskRunner
     >>> @flow(task_runner=ThreadPoolTaskRunner(max_workers=8))
     ... def f() -> None: ...
 """
@@ -26,7 +26,7 @@ from orch.errors import SerializationError
 from orch.states import State
 
 if TYPE_CHECKING:
-    from orch.context import TaskRun
+    from orch.engine.context import TaskRun
     from orch.tasks import Task
 
 

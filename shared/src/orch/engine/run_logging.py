@@ -21,11 +21,11 @@ import sys
 import threading
 from typing import TYPE_CHECKING, Any
 
-from orch.context import flow_run_ctx, task_run_ctx
+from orch.engine.context import flow_run_ctx, task_run_ctx
 from orch.errors import MissingContextError
 
 if TYPE_CHECKING:
-    from orch.context import TaskRun
+    from orch.engine.context import TaskRun
 
 _configured = False
 _lock = threading.Lock()
@@ -82,7 +82,7 @@ def _configure() -> logging.Logger:
         return logger
     with _lock:
         if not _configured:
-            from orch.redaction import RedactingFilter
+            from orch.secrets.redaction import RedactingFilter
 
             level = os.environ.get("ORCH_LOGGING_LEVEL", "INFO").strip().upper() or "INFO"
             logger.setLevel(level)

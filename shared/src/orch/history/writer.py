@@ -30,10 +30,10 @@ from collections import deque
 from functools import partial
 from typing import TYPE_CHECKING, Any, Literal
 
-from orch.liveness import HOST, gone_here
+from orch.history.liveness import HOST, gone_here
 
 if TYPE_CHECKING:
-    from orch.context import FlowRun, TaskRun
+    from orch.engine.context import FlowRun, TaskRun
     from orch.store.base import Store, Tx
     from orch.store.crypto import Cipher
 
@@ -232,7 +232,7 @@ def _pending() -> str:
 
 
 def _reason(exc: BaseException) -> str:
-    from orch.redaction import redact
+    from orch.secrets.redaction import redact
 
     return redact(f"{exc}") or type(exc).__name__
 
@@ -336,7 +336,7 @@ def _store() -> Store:
 
 
 def _write(batch: list[tuple[Any, ...]]) -> None:
-    from orch.redaction import redact
+    from orch.secrets.redaction import redact
 
     flows: dict[str, FlowRun] = {}
     task_runs: dict[str, TaskRun] = {}
@@ -450,7 +450,7 @@ def _short_repr(value: Any) -> str:
     if type(value) in _PLAIN:
         return repr(value)
     if _repr is None:
-        from orch.redaction import masking_repr
+        from orch.secrets.redaction import masking_repr
 
         _repr = masking_repr(maxstring=200, maxitems=20)
     try:
