@@ -149,7 +149,7 @@ class ProcessPoolTaskRunner(TaskRunner):
         self, task: Task[Any, Any], task_run: TaskRun, call: Callable[[], State[Any]]
     ) -> cf.Future[State[Any]]:
         check_picklable(task, "the task function")
-        from orch.tasks import run_in_process_parent
+        from orch.engine.task_engine import run_in_process_parent
 
         return self._feeder.submit_call(
             task, task_run, lambda: run_in_process_parent(self._pool(), task, task_run)
