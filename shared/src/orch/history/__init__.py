@@ -11,21 +11,17 @@ Example:
 
 from __future__ import annotations
 
+from orch.history.crash import detect_crashed
+from orch.history.reader import get_flow_run, get_logs, get_task_run, list_flow_runs, prune
 from orch.history.writer import (
     SCHEMA,
-    detect_crashed,
     enabled,
     flow_finished,
     flow_started,
     flush,
     flush_or_report,
-    get_flow_run,
-    get_logs,
-    get_task_run,
     heartbeat_seconds,
-    list_flow_runs,
     parameters_digest,
-    prune,
     record_log,
     record_task,
 )
