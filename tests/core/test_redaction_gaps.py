@@ -326,7 +326,7 @@ def test_redact_is_unchanged_without_secrets() -> None:
 
     text = "a line with 'quotes' and \\ backslashes\n" * 3
     assert redaction.redact(text) is text
-    assert not redaction.has_secrets()
+    assert not redaction.revealed()
 
 
 def test_a_flow_parameter_typed_dict_of_any_is_accepted() -> None:

@@ -183,12 +183,6 @@ def task_logger(run: TaskRun) -> RunLogger:
     )
 
 
-def runtime_logger() -> RunLogger:
-    """The run logger when in a run, else one labelled ``orch`` (runtime messages)."""
-    extra = _context_extra() or {"flow_run_id": None, "task_run_id": None, "run_label": "orch"}
-    return RunLogger(_configure(), extra)
-
-
 _original_print = builtins.print
 _print_installed = False
 
