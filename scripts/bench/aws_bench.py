@@ -103,6 +103,25 @@ def timed(fn: Callable[[], object]) -> float:
     return time.perf_counter() - start
 
 
+def import_ms(module: str, runs: int = 5) -> float:
+    """Median wall time of ``python -c "import module"`` minus that of bare Python (ms)."""
+    diffs = []
+    for _ in range(runs):
+        bare = timed(lambda: subprocess.run([sys.executable, "-c", "pass"], check=True))
+        full = timed(lambda: subprocess.run([sys.executable, "-c", f"import {module}"], check=True))
+        diffs.append((full - bare) * 1000)
+    return statistics.median(diffs)
+
+
+def get_client_us(creds: object, n: int = 20_000) -> float:
+    """Cost of ``creds.get_client("s3")`` on a block that already has its client (µs)."""
+    import timeit
+
+    get = creds.get_client  # type: ignore[attr-defined]
+    get("s3")
+    return min(timeit.repeat(lambda: get("s3"), number=n, repeat=5)) / n * 1e6
+
+
 def row(metric: str, ours: float, raw: float, unit: str, ratio: float, target: str) -> None:
     print(f"{metric:34} {ours:>9,.2f} {unit:5} {raw:>9,.2f} {unit:5} {ratio:>10.3f}  {target}")
 
@@ -202,6 +221,8 @@ def main() -> None:
     row(f"upload {size} MiB", size / up_o, size / up_r, "MiB/s", up_r / up_o, ">= 0.95")
     row(f"download {size} MiB", size / dn_o, size / dn_r, "MiB/s", dn_r / dn_o, ">= 0.95")
     lo, lr = listing["orch"], listing["raw"]
+    imp_o, imp_r = import_ms("orch_aws"), import_ms("boto3")
+    row("import (ms over bare Python)", imp_o, imp_r, "ms", imp_o / imp_r, "orch <= 80")
     row(
         f"list {n:,} objects",
         lo["seconds"],
@@ -226,6 +247,7 @@ def main() -> None:
         float("nan"),
         "",
     )
+    print(f"get_client('s3') on a block that has its client: {get_client_us(creds):.2f} us")
     # The spread of each side's runs, so a reader can tell a real gap from a noisy machine.
     for what, samples in (("upload", up), ("download", down)):
         for side in ("orch", "raw"):

@@ -5,6 +5,7 @@
    ``method="multi"``) for reference.
 2. Streaming N rows back: ``sql_fetch_many`` vs a raw psycopg server-side cursor: rows/s
    and peak RSS of a fresh process (target: <= 150 MB).
+3. ``get_client()`` on a connector that holds its engine (a look-up: well under 1 us).
 
 The issue's size is ``--rows 1000000``; the default is smaller so a run takes a minute or
 two on a small machine. Needs PostgreSQL on 127.0.0.1:5432 (trust auth) or ``--pg-url``.
@@ -19,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import timeit
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -208,6 +210,13 @@ def run(args: Any, url: str) -> None:
         rate = r["rows"] / r["seconds"]
         print(f"{label:44} {rate:>12,.0f} {rate / raw_rate:>7.2f}x {r['rss_mb']:>7.0f} MB")
     print("target: sql_fetch_many peak RSS <= 150 MB")
+    print()
+    # The data path asks the connector for its engine per call (the kit's Connector):
+    # on a block that has its engine, that must cost a look-up, not a fingerprint.
+    db.get_client()
+    per_call = min(timeit.repeat(db.get_client, number=100_000, repeat=5)) / 100_000
+    print(f"get_client() on a connector holding its engine: {per_call * 1e6:.2f} us per call")
+    db.close()
     sys.stdout.flush()
 
 

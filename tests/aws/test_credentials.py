@@ -13,7 +13,7 @@ from orch import SecretRef
 from orch.errors import BlockValidationError
 from orch_aws import AwsCredentials
 
-from .conftest import REGION, count_calls
+from .conftest import REGION, count_calls, unique
 
 ROLE = "arn:aws:iam::123456789012:role/etl"
 
@@ -79,6 +79,36 @@ def test_clients_are_cached_per_credentials_and_thread_safe(creds: AwsCredential
     assert creds.get_client("s3", region_name="eu-west-1") is not got[0]
 
 
+def test_clients_live_in_a_holder_and_the_session_is_not_patched(creds: AwsCredentials) -> None:
+    # Before: the session got an `_orch_lock` attribute, and each get_client() computed
+    # the block's fingerprint; now the holder keeps the lock and the clients.
+    from orch_aws.connector import AwsClients
+
+    # settings of its own: no other test's block holds (and keeps open) its clients
+    creds = creds.model_copy(update={"role_session_name": unique("holder")})
+    holder = creds.get_client()
+    assert isinstance(holder, AwsClients)
+    assert creds.get_client() is holder
+    session = creds.get_boto3_session()
+    assert session is holder.session
+    assert not [name for name in vars(session) if name.startswith("_orch")]
+    s3 = creds.get_client("s3")
+    assert holder.client("s3") is s3 and creds.get_client("s3") is s3
+    assert creds.get_client("s3", region_name="eu-west-1") is not s3
+    creds.close()  # the last holder: its clients are closed, the next use makes new ones
+    assert creds.get_client("s3") is not s3
+
+
+def test_importing_the_package_loads_no_block_module() -> None:
+    probe = (
+        "import sys, orch_aws\n"
+        "print([m for m in ('pydantic', 'orch_aws.credentials', 'orch_aws.connector')"
+        " if m in sys.modules])"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
 def test_a_forked_child_builds_its_own_client(creds: AwsCredentials) -> None:
     # a forked worker must not share the parent's client and its sockets
     parent = creds.get_client("s3")
@@ -105,7 +135,7 @@ def _frozen(session: Any) -> Any:
 def test_assume_role_uses_sts_and_works(creds: AwsCredentials) -> None:
     role = creds.model_copy(update={"role_arn": ROLE, "external_id": "ext-1"})
     session = role.get_boto3_session()
-    with count_calls(session._orch_sts_client, "AssumeRole") as calls:
+    with count_calls(role.get_client().sts, "AssumeRole") as calls:
         s3 = role.get_client("s3")
         assert calls == []  # deferred: nothing is asked before the first request
         s3.list_buckets()
@@ -122,7 +152,7 @@ def test_assumed_role_credentials_refresh_before_they_expire(creds: AwsCredentia
     # every use refreshes: a long flow never holds expired credentials.
     role = creds.model_copy(update={"role_arn": ROLE, "duration_seconds": 900})
     session = role.get_boto3_session()
-    with count_calls(session._orch_sts_client, "AssumeRole") as calls:
+    with count_calls(role.get_client().sts, "AssumeRole") as calls:
         first = _frozen(session)
         second = _frozen(session)
         role.get_client("s3").list_buckets()
@@ -189,10 +219,11 @@ def test_assume_role_from_a_profile(
         profile_name="base", region_name=REGION, endpoint_url=creds.endpoint_url, role_arn=ROLE
     )
     session = role.get_boto3_session()
-    with count_calls(session._orch_sts_client, "AssumeRole") as calls:
+    sts = role.get_client().sts
+    with count_calls(sts, "AssumeRole") as calls:
         role.get_client("s3").list_buckets()
     assert len(calls) == 1
-    sts_keys = session._orch_sts_client._request_signer._credentials.get_frozen_credentials()
+    sts_keys = sts._request_signer._credentials.get_frozen_credentials()
     assert sts_keys.access_key == "base-key"  # STS was asked with the profile's keys
     assert _frozen(session).access_key not in ("base-key", "testing")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.server
 import io
+import json
 import logging
 import os
 import threading
@@ -24,7 +25,11 @@ from orch_aws.tasks import (
     s3_upload,
 )
 
+from tests.core.runtime_support import flush_history, orch_cli
+
 from .conftest import REGION, count_calls, unique
+
+__all__ = ["flush_history"]  # a fixture (used by name)
 
 MiB = 1024 * 1024
 
@@ -197,25 +202,55 @@ def test_a_key_escaping_the_target_directory_is_refused(bucket: S3Bucket, tmp_pa
     assert not out.exists()  # nothing was written, not even ok.txt or the folder
 
 
-def test_progress_is_logged_when_not_on_a_terminal(
+def test_progress_lines_use_the_kit_and_the_package_logger(
     bucket: S3Bucket, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with caplog.at_level(logging.INFO, logger="orch_aws.s3"):
-        s3_upload(bucket, os.urandom(11 * MiB), "p.bin", part_size=5 * MiB)
-    messages = [r.getMessage() for r in caplog.records if r.name == "orch_aws.s3"]
-    assert any("starting" in m for m in messages)
-    assert any("100%" in m or "done" in m for m in messages)
-    assert len(messages) <= 6  # quarters and the end, never one line per part
+    # The kit's Progress: in a task run its lines go to the run logger; outside any run
+    # (`.fn`) to the package's logger "orch_aws" (the old "orch_aws.s3" quarter lines are
+    # gone). One summary line per transfer, never one line per part.
+    target = f"s3://{bucket.bucket_name}/data/p.bin"
+
+    def lines() -> list[tuple[str, str]]:
+        found = [(r.name, r.getMessage()) for r in caplog.records]
+        return [(name, m) for name, m in found if m.startswith(("s3_upload", "s3_download"))]
+
+    with caplog.at_level(logging.INFO):
+        s3_upload(bucket, os.urandom(11 * MiB), "p.bin", part_size=5 * MiB, progress=True)
+    assert 1 <= len(lines()) <= 3, lines()
+    name, last = lines()[-1]
+    assert name == "orch.runs"
+    assert last.startswith(f"s3_upload {target}: 11.0 MiB in ") and last.endswith(" MiB/s)")
     caplog.clear()
-    with caplog.at_level(logging.INFO, logger="orch_aws.s3"):
-        assert len(s3_download(bucket, "p.bin", part_size=5 * MiB)) == 11 * MiB
-    messages = [r.getMessage() for r in caplog.records if r.name == "orch_aws.s3"]
-    assert any("starting (11.0 MiB)" in m for m in messages)  # the size is known up front
-    assert any("done, 11.0 MiB" in m for m in messages)
+    with caplog.at_level(logging.INFO):
+        data = s3_download.fn(bucket, "p.bin", part_size=5 * MiB, progress=True)
+    assert len(data) == 11 * MiB
+    name, last = lines()[-1]
+    assert name == "orch_aws"
+    assert last.startswith(f"s3_download {target}: 11.0 MiB in "), lines()
     caplog.clear()
-    with caplog.at_level(logging.INFO, logger="orch_aws.s3"):
+    with caplog.at_level(logging.INFO):
         s3_upload(bucket, b"quiet", "q.bin", progress=False)
-    assert [r for r in caplog.records if r.name == "orch_aws.s3"] == []
+        s3_upload(bucket, b"small", "s.bin")  # progress=None: a quick transfer says nothing
+    assert lines() == []
+
+
+@pytest.mark.usefixtures("flush_history")
+def test_progress_reaches_orch_runs_logs_off_a_terminal(bucket: S3Bucket) -> None:
+    # Before: the lines went to getLogger("orch_aws.s3") only, so the run's log had none.
+    from orch import flow, history
+
+    @flow(name="aws-progress")
+    def publish() -> str:
+        return str(s3_upload(bucket, os.urandom(6 * MiB), "logged.bin", progress=True))
+
+    assert publish() == "logged.bin"
+    history.flush()
+    runs = json.loads(orch_cli("runs", "ls", "--flow", "aws-progress", "--json").stdout)
+    logs = orch_cli("runs", "logs", runs[0]["id"], "--json")
+    assert logs.returncode == 0, logs.stderr
+    messages = [r["message"] for r in json.loads(logs.stdout)]
+    target = f"s3://{bucket.bucket_name}/data/logged.bin"
+    assert any(m.startswith(f"s3_upload {target}: 6.0 MiB in ") for m in messages), messages
 
 
 # --- list ------------------------------------------------------------------------------
@@ -238,17 +273,39 @@ def test_list_with_prefix_and_glob(bucket: S3Bucket) -> None:
     assert set(first) == {"key", "size", "last_modified", "etag"}
 
 
-def test_list_is_lazy_and_paginated(bucket: S3Bucket) -> None:
+def test_list_asks_for_the_first_page_in_the_task_then_pages_lazily(bucket: S3Bucket) -> None:
     with ThreadPoolExecutor(16) as pool:
         list(pool.map(lambda i: _put(bucket, f"data/many/{i:05d}"), range(1100)))
     client = bucket.get_client()
     with count_calls(client, "ListObjectsV2") as calls:
         listing = s3_list(bucket, prefix="many/")
-        assert calls == []  # nothing is asked before the first item is wanted
+        assert len(calls) == 1  # the first page, inside the task (so its errors fail it)
         assert next(iter(listing))["key"] == "many/00000"
         assert len(calls) == 1
         assert sum(1 for _ in listing) == 1099
         assert len(calls) == 2
+
+
+def test_list_of_a_missing_bucket_fails_its_task_run(creds: AwsCredentials) -> None:
+    # Before: s3_list returned an unstarted generator, so the task run was Completed and
+    # the error came later, in the caller's loop, outside the task and its retries.
+    from orch import flow
+
+    missing = S3Bucket(bucket_name=unique("orch-missing"), credentials=creds)
+    missing.save("gone-list")
+    missing = S3Bucket.load("gone-list")
+
+    @flow
+    def listing() -> tuple[str, str]:
+        future = s3_list.submit(missing)
+        future.wait()
+        with pytest.raises(S3NotFoundError) as info:
+            future.result()
+        return future.state.name, str(info.value)
+
+    state, message = listing()
+    assert state == "Failed"
+    assert missing.bucket_name in message and "s3-bucket/gone-list" in message
 
 
 # --- copy / move / delete / exists --------------------------------------------------------
@@ -296,7 +353,7 @@ def test_missing_bucket_names_the_bucket_and_the_block(creds: AwsCredentials) ->
     with pytest.raises(S3NotFoundError, match=missing.bucket_name):
         s3_upload(missing, b"x", "x")
     with pytest.raises(S3NotFoundError, match="s3-bucket/lake"):
-        list(s3_list(missing))
+        s3_list(missing)  # the task itself fails: no need to iterate
 
 
 def test_access_denied_names_the_object_never_the_keys(
@@ -451,7 +508,7 @@ s3_upload(S3Bucket(bucket_name="{bucket.bucket_name}", bucket_folder="data", cre
     os.close(leader)
     assert proc.wait(timeout=60) == 0, output.decode(errors="replace")[-2000:]
     text = output.decode(errors="replace")
-    assert "upload s3://" in text
+    assert "s3_upload s3://" in text
     assert "\u2501" in text  # rich's bar glyph: a live bar, not log lines
     assert "starting" not in text
     assert s3_exists(bucket, "tty.bin")

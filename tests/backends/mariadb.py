@@ -104,6 +104,10 @@ def _socket_login(sock: Path) -> bool:
         return False
 
 
+# session fixture → the service it starts (its log is shown when a test using it fails)
+SERVICE_OF_FIXTURE = {"mariadb_server": "MariaDB"}
+
+
 @pytest.fixture(scope="session")
 def mariadb_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Base SQLAlchemy URL (no database) of a MariaDB server for this test session:

@@ -44,6 +44,10 @@ def _start(base: Path, name: str, env: dict[str, str] | None = None) -> tuple[Se
     return service, f"http://127.0.0.1:{port}"
 
 
+# session fixture → the service it starts (its log is shown when a test using it fails)
+SERVICE_OF_FIXTURE = {"moto_server": "moto", "moto_iam_server": "moto-iam"}
+
+
 @pytest.fixture(scope="session")
 def moto_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Endpoint URL of a moto server for this session (no IAM checks: any key works)."""

@@ -86,6 +86,10 @@ def _throwaway_cluster(base: Path) -> tuple[int, Service]:
     return port, service
 
 
+# session fixture → the service it starts (its log is shown when a test using it fails)
+SERVICE_OF_FIXTURE = {"pg_server": "PostgreSQL"}
+
+
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[str]:
     """Base URL (no database) of a PostgreSQL server for this test session."""

@@ -32,6 +32,10 @@ def _fakesnow_executable() -> str:
     return require_executable("fakesnow", "add `fakesnow[server]` to the dev dependency group")
 
 
+# session fixture → the service it starts (its log is shown when a test using it fails)
+SERVICE_OF_FIXTURE = {"snowflake_server": "fakesnow"}
+
+
 @pytest.fixture(scope="session")
 def snowflake_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, object]]:
     """Where the session's fakesnow server listens: ``{"host", "port", "protocol"}``."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
@@ -15,7 +16,7 @@ from orch.engine.context import TaskRunContext
 from orch.errors import SerializationError
 from orch.tasks import task_input_hash
 
-from tests.core.runtime_support import flush_history, run_python, write_script
+from tests.core.runtime_support import flush_history, orch_cli, run_python, write_script
 
 pytestmark = pytest.mark.usefixtures("flush_history")
 __all__ = ["flush_history"]
@@ -137,3 +138,43 @@ def test_a_second_process_hits_the_cache(any_store: str, tmp_path: Path) -> None
         outputs.append(done.stdout.strip())
     assert outputs[0] == outputs[1] == "{'x': 5, 'rows': [0, 1, 2, 3, 4]}"
     assert marker.read_text() == "ran\n"  # the second process did not run the task
+
+
+def test_expired_results_are_pruned_by_the_writing_process(
+    orch_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from orch.engine import cache
+
+    @task(cache_key_fn=lambda ctx, params: "short-lived", cache_expiration=timedelta(seconds=0.2))
+    def big() -> bytes:
+        return os.urandom(200_000)
+
+    @task(cache_key_fn=task_input_hash)
+    def small(x: int) -> int:
+        return x
+
+    big()
+    assert len(list((orch_home / "results").iterdir())) == 1
+    time.sleep(0.25)
+    monkeypatch.setattr(cache, "_last_prune", {})  # a process that has not pruned yet
+    assert small(1) == 1  # this write prunes what expired: the row and its file
+    assert list((orch_home / "results").iterdir()) == []
+    assert cache.lookup("short-lived") == (False, None)
+    from orch.store import get_store
+
+    with get_store().transaction(write=False) as tx:
+        keys = [k for (k,) in tx.execute("SELECT key FROM orch_task_cache").fetchall()]
+    assert "short-lived" not in keys and len(keys) == 1
+
+
+def test_orch_runs_prune_clears_expired_results(orch_home: Path) -> None:
+    @task(cache_key_fn=lambda ctx, params: "gone-soon", cache_expiration=timedelta(seconds=0.1))
+    def big() -> bytes:
+        return os.urandom(200_000)
+
+    big()
+    time.sleep(0.15)
+    pruned = orch_cli("runs", "prune", "--older-than", "30d", "--json")
+    assert pruned.returncode == 0, pruned.stderr
+    assert json.loads(pruned.stdout)["cached_results"] == 1
+    assert list((orch_home / "results").iterdir()) == []

@@ -88,6 +88,20 @@ def _drop_session(conn: Any) -> None:
     conn._rest = None
 
 
+def _count_logouts(conn: Any) -> list[Any]:
+    """A list that gets ``conn`` when it is closed (logged out); the close still runs.
+    (Against fakesnow the logout call fails, so ``is_closed()`` can't tell.)"""
+    closed: list[Any] = []
+    real_close = conn.close
+
+    def close(*args: Any, **kwargs: Any) -> Any:
+        closed.append(conn)
+        return real_close(*args, **kwargs)
+
+    conn.close = close
+    return closed
+
+
 def test_a_closed_session_is_reopened(sf: SnowflakeConnector) -> None:
     first = sf.get_connection()
     _drop_session(first)
@@ -98,12 +112,10 @@ def test_a_closed_session_is_reopened(sf: SnowflakeConnector) -> None:
 
 
 def test_with_block_and_close_end_the_session(sf: SnowflakeConnector) -> None:
-    from orch_snowflake import connector as module
-
     with sf:
         conn = sf.get_connection()
-        assert sf._fingerprint() in module._sessions
-    assert sf._fingerprint() not in module._sessions
+        logouts = _count_logouts(conn)
+    assert logouts == [conn]  # this block was its only holder: logged out
     assert sf._slot.value is None
     assert snowflake_query.fn(sf, "SELECT 2") == [(2,)]  # usable again afterwards
     assert sf.get_connection() is not conn
@@ -113,18 +125,17 @@ def test_sessions_are_closed_at_exit(snowflake_server: dict[str, Any], tmp_path:
     script = f"""
 import atexit, json
 from orch_snowflake import SnowflakeConnector, SnowflakeCredentials, snowflake_query
-from orch_snowflake import connector as module
 sf = SnowflakeConnector(credentials=SnowflakeCredentials(
     account="a", user="u", password="p", **{snowflake_server!r}))
 assert snowflake_query.fn(sf, "SELECT 1") == [(1,)]
-session = module._sessions[sf._fingerprint()]
+session = sf.get_client()
 closed = []
 real_close = session.conn.close
 session.conn.close = lambda *a, **k: (closed.append(True), real_close(*a, **k))
 # The connector registers its own exit hook too; without it, only orch's can close.
 atexit.unregister(session.conn._close_at_exit)
 atexit._run_exitfuncs()
-print(json.dumps([closed, len(module._sessions)]))
+print(json.dumps([closed, session.conn is None]))
 """
     out = subprocess.run(
         [sys.executable, "-c", script],
@@ -133,7 +144,7 @@ print(json.dumps([closed, len(module._sessions)]))
         check=True,
         env={"ORCH_HOME": str(tmp_path), "PATH": ""},
     )
-    assert json.loads(out.stdout.strip().splitlines()[-1]) == [[True], 0]
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == [[True], True]
 
 
 def test_key_pair_oauth_and_pat_logins(
@@ -214,7 +225,7 @@ def test_an_unknown_database_names_the_block(sf: SnowflakeConnector) -> None:
     with pytest.raises(SnowflakeQueryError) as err:
         snowflake_query.fn(sf, "USE DATABASE NO_SUCH_DB")
     message = str(err.value)
-    assert "snowflake-connector for account 'orchtest'" in message
+    assert "an unsaved SnowflakeConnector (account 'orchtest' as user 'ORCH_TESTER')" in message
     assert "NO_SUCH_DB" in message
 
 
@@ -268,3 +279,98 @@ def test_an_unknown_or_missing_database_points_at_the_block_field(
     assert "This session does not have a current" in message  # Snowflake's own words
     assert f"(check {hint} of snowflake-connector/wh)" in message
     assert err.value.__cause__ is not None
+
+
+def test_closing_one_block_leaves_an_equal_blocks_session_working(sf: SnowflakeConnector) -> None:
+    # Two equal connector blocks (two loads of one saved block), each used on a thread of
+    # its own: they share one session. Closing one must not log the other's out.
+    sf.save("shared")
+    first, second = SnowflakeConnector.load("shared"), SnowflakeConnector.load("shared")
+    conns: dict[str, Any] = {}
+    second_may_go_on = threading.Event()
+    first_closed = threading.Event()
+    results: dict[str, Any] = {}
+    errors: list[BaseException] = []
+
+    def use_then_close() -> None:
+        try:
+            conns["first"] = first.get_connection()
+            results["first"] = snowflake_query.fn(first, "SELECT 1")
+            second_may_go_on.wait(10)
+            first.close()
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            first_closed.set()
+
+    def keep_using() -> None:
+        try:
+            conns["second"] = second.get_connection()
+            conns["logouts"] = _count_logouts(conns["second"])
+            second_may_go_on.set()
+            first_closed.wait(10)
+            results["second"] = snowflake_query.fn(second, "SELECT 2")
+            conns["after"] = second.get_connection()
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=use_then_close), threading.Thread(target=keep_using)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert conns["first"] is conns["second"]  # one session, shared
+    assert results == {"first": [(1,)], "second": [(2,)]}
+    # The same session, never logged out: the other thread's session state survives.
+    assert conns["after"] is conns["second"] and conns["logouts"] == []
+    second.close()  # the last holder: now it is logged out
+    assert conns["logouts"] == [conns["second"]]
+
+
+def test_errors_are_the_kits_classes(
+    snowflake_login_refused: dict[str, Any], sf: SnowflakeConnector
+) -> None:
+    from orch.integration import AuthError, ConnectError, QueryError, ServiceError
+
+    refused = SnowflakeConnector(credentials=credentials_for(snowflake_login_refused))
+    with pytest.raises(AuthError) as auth:
+        refused.get_client()
+    assert isinstance(auth.value, SnowflakeAuthenticationError)
+    assert isinstance(auth.value, ConnectError) and isinstance(auth.value, PermissionError)
+    assert auth.value.code == "390100" and auth.value.__cause__ is not None
+    with pytest.raises(QueryError) as query:
+        sf.fetch_all("SELECT * FROM no_such_table")
+    assert isinstance(query.value, SnowflakeQueryError) and isinstance(query.value, ServiceError)
+    assert "fetch_all failed on an unsaved SnowflakeConnector" in str(query.value)
+
+
+def test_the_sql_database_role(sf: SnowflakeConnector) -> None:
+    from orch.integration import SqlDatabase
+
+    assert isinstance(sf, SqlDatabase)
+    sf.execute("CREATE TABLE customers (name VARCHAR, address VARCHAR)").close()
+    sf.execute_many(
+        "INSERT INTO customers (name, address) VALUES (%(name)s, %(address)s)",
+        seq_of_parameters=[
+            {"name": "Marvin", "address": "Highway 42"},
+            {"name": "Ford", "address": "Highway 42"},
+            {"name": "Unknown", "address": "Space"},
+        ],
+    )
+    assert sf.fetch_one("SELECT name FROM customers WHERE address = %s", ["Space"]) == ("Unknown",)
+    assert sf.fetch_one("SELECT name FROM customers WHERE address = 'Mars'") is None
+    ordered = "SELECT name FROM customers ORDER BY name"
+    assert sf.fetch_many(ordered, size=2) == [("Ford",), ("Marvin",)]
+    sf.fetch_size = 1
+    assert sf.fetch_many(ordered) == [("Ford",)]  # the block's batch size by default
+    assert sf.fetch_all(
+        "SELECT name FROM customers WHERE address = %(a)s ORDER BY name", {"a": "Highway 42"}
+    ) == [("Ford",), ("Marvin",)]
+    # execute_many is one transaction: a failing set leaves none of the others.
+    with pytest.raises(SnowflakeQueryError, match="execute_many failed"):
+        sf.execute_many(
+            "DELETE FROM customers WHERE CAST(%s AS INT) > 0 AND name = %s",
+            [("1", "Ford"), ("not a number", "Marvin")],
+        )
+    assert sf.fetch_all("SELECT COUNT(*) FROM customers") == [(3,)]  # Ford is still there

@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -27,7 +31,7 @@ from orch_snowflake import (
     snowflake_wait_for_query,
     table_name,
 )
-from orch_snowflake.sql import file_format_clause
+from orch_snowflake._sql import file_format_clause
 
 
 @pytest.fixture
@@ -252,36 +256,41 @@ def test_long_transfers_log_progress_through_the_run_logger(
         return get_run_context().flow_run.id
 
     run_id = transfers(numbers)
+    # What `orch runs logs` shows: the kit's lines (no terminal here, so no bar).
     lines = [r["message"] for r in history.get_logs(run_id) if "snowflake_" in r["message"]]
+    on = "on an unsaved SnowflakeConnector (account 'orchtest' as user 'ORCH_TESTER')"
     fetch = [m for m in lines if m.startswith("snowflake_fetch_many")]
-    assert (
-        fetch[:6]
-        == [
-            "snowflake_fetch_many on snowflake-connector for account 'orchtest' as user "
-            f"'ORCH_TESTER': 'SELECT n FROM numbers': {m}"
-            for m in (
-                "streaming (25 rows)",
-                "25% (10 of 25 rows)",
-                "50% (15 of 25 rows)",
-                "75% (20 of 25 rows)",
-            )
-        ]
-        + fetch[4:6]
+    assert len(fetch) == 2  # the quiet fetch (progress=None, a small result) wrote nothing
+    assert re.fullmatch(
+        rf"snowflake_fetch_many {re.escape(on)}: 'SELECT n FROM numbers': "
+        r"fetched 25 rows in \d+\.\d s \([\d,]+ rows/s\)",
+        fetch[0],
     )
-    assert fetch[4].split(": ")[-1].startswith("fetched 25 rows in ")
-    assert fetch[5].endswith("streaming (29 rows)")  # the quiet fetch logged nothing
-    assert fetch[-1].endswith("closed by the reader (4 of 29 rows read)")
-    load = [m.split(": ", 1)[1] for m in lines if m.startswith("snowflake_load_dataframe")]
-    assert load[0] == "staging Parquet files of up to 2 rows (8 rows)"
-    assert load[1:5] == [
-        "25% (2 of 8 rows)",
-        "50% (4 of 8 rows)",
-        "75% (6 of 8 rows)",
+    # Closed early: how far it got.
+    assert re.search(
+        r": stopped \(closed by the reader\) after 4 rows of 29 rows in [\d.]+ s$", fetch[1]
+    )
+    load = [m.split(f"{on}: ", 1)[1] for m in lines if m.startswith("snowflake_load_dataframe")]
+    assert load[:2] == [
+        "staging Parquet files of up to 2 rows (8 rows)",
         "COPY INTO from 4 staged file(s)",
     ]
-    assert load[5].startswith("loaded 8 rows in ")
-    copy = [m.split(": ", 1)[1] for m in lines if m.startswith("snowflake_put_and_copy")]
-    assert copy[0] == "uploading (4 files)" and copy[-1].startswith("copied 4 files in ")
+    assert re.fullmatch(r"loaded 8 rows in \d+\.\d s \([\d,]+ rows/s\)", load[2])
+    copy = [m.split(f"{on}: ", 1)[1] for m in lines if m.startswith("snowflake_put_and_copy")]
+    assert copy[:2] == ["uploading (4 files)", "COPY INTO from 4 staged file(s)"]
+    assert copy[2].startswith("copied 4 files in ")
+    # And `orch runs logs` prints them (a subprocess: no terminal, no bar).
+    shown = subprocess.run(
+        [sys.executable, "-m", "orch.cli.main", "runs", "logs", run_id],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "400"},
+        check=True,
+        timeout=60,
+    ).stdout
+    assert "'SELECT n FROM numbers': fetched 25 rows in " in shown
+    assert "stopped (closed by the reader) after 4 rows of 29 rows" in shown
+    assert "loaded 8 rows in " in shown and "copied 4 files in " in shown
 
 
 def test_progress_outside_a_run_goes_to_the_package_logger(
@@ -291,5 +300,46 @@ def test_progress_outside_a_run_goes_to_the_package_logger(
     with caplog.at_level(logging.INFO, logger="orch_snowflake"), pytest.raises(SnowflakeLoadError):
         snowflake_load_dataframe.fn(numbers, bad, "numbers", chunk_rows=1, progress=True)
     messages = [r.getMessage() for r in caplog.records if r.name == "orch_snowflake"]
-    assert messages[-1].endswith('failed; "NUMBERS" is as it was (2 of 2 rows staged)')
+    assert re.search(
+        r': stopped \(failed; "NUMBERS" is as it was\) after 2 rows of 2 rows in [\d.]+ s$',
+        messages[-1],
+    )
     assert count(numbers, "numbers") == 25
+
+
+def test_fetch_many_errors_fail_its_task_run_in_the_history(numbers: SnowflakeConnector) -> None:
+    @flow
+    def stream(sf: SnowflakeConnector) -> tuple[list[int], str, str]:
+        good = [
+            r[0] for b in snowflake_fetch_many(sf, "SELECT n FROM numbers ORDER BY n") for r in b
+        ]
+        bad = snowflake_fetch_many.submit(sf, "SELECT * FROM no_such_table")
+        bad.wait()
+        with pytest.raises(SnowflakeQueryError, match="NO_SUCH_TABLE"):
+            bad.result()
+        return good, bad.state.name, bad.task_run_id
+
+    good, state, task_run_id = stream(numbers)
+    assert good == list(range(1, 26))
+    # The statement ran inside the task call: the task run failed, and the history says so.
+    assert state == "Failed"
+    recorded = history.get_task_run(task_run_id)
+    assert recorded is not None and recorded["state"] == "Failed"
+    assert "snowflake_fetch_many failed" in recorded["error"]
+
+
+def test_a_stream_closed_unread_closes_its_cursor(numbers: SnowflakeConnector) -> None:
+    from snowflake.connector.cursor import SnowflakeCursor
+
+    opened: list[SnowflakeCursor] = []
+    real_cursor = numbers.get_connection().cursor
+
+    def cursor(*args: object, **kwargs: object) -> SnowflakeCursor:
+        opened.append(real_cursor(*args, **kwargs))  # type: ignore[arg-type]
+        return opened[-1]
+
+    numbers.get_connection().cursor = cursor  # type: ignore[method-assign]
+    stream = snowflake_fetch_many.fn(numbers, "SELECT n FROM numbers", size=5)
+    assert len(opened) == 1 and not opened[0].is_closed()
+    stream.close()  # never read: the cursor (and its result) is released all the same
+    assert opened[0].is_closed()

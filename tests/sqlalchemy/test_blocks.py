@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import ast
 import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
+import orch_sqlalchemy
 import pytest
 from orch import Block, SecretRef, SecretStr
 from orch.errors import BlockValidationError
@@ -141,3 +143,26 @@ def test_a_missing_driver_is_named() -> None:
         SqlError, match=r"the database driver 'postgresql\+psycopg2' .* not installed"
     ):
         sql_fetch_one(db, "SELECT 1")
+
+
+def test_the_package_imports_only_orch_and_the_kit_from_the_core() -> None:
+    # The kit's rule (docs/contributing.md): no private core module, no `_private` name.
+    src = Path(orch_sqlalchemy.__file__).parent
+    wrong = []
+    for path in sorted(src.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+                imported = [a.name for a in node.names]
+            elif isinstance(node, ast.Import):
+                names, imported = [a.name for a in node.names], []
+            else:
+                continue
+            for module in names:
+                core = module == "orch" or module.startswith("orch.")
+                if core and (
+                    module not in ("orch", "orch.integration")
+                    or any(n.startswith("_") for n in imported)
+                ):
+                    wrong.append(f"{path.name}: {module} {imported}")
+    assert wrong == []

@@ -22,7 +22,6 @@ from orch_sqlalchemy import (
     sql_execute,
     sql_fetch_one,
 )
-from orch_sqlalchemy.connector import _engines
 
 from tests.backends.mariadb import connect as mariadb_connect
 from tests.backends.service import free_port
@@ -64,8 +63,8 @@ def test_context_manager_disposes_the_engine(sqlite_database: str) -> None:
     with connector_for(sqlite_database) as db:
         engine = db.get_engine()
         sql_execute(db, "CREATE TABLE t (x INTEGER)")
-        assert engine in _engines.values()
-    assert engine not in _engines.values()
+        assert engine in SqlAlchemyConnector._clients.values()
+    assert engine not in SqlAlchemyConnector._clients.values()
     assert db._slot.value is None
     # Still usable afterwards: a new engine is made on demand.
     assert sql_fetch_one(db, "SELECT count(*) FROM t") == (0,)
@@ -204,8 +203,9 @@ def test_statement_errors_never_show_the_password(pg_database: str) -> None:
     with pytest.raises(Exception) as info:
         sql_execute(db, f"SELECT '{password}' FROM missing_table")
     assert password not in str(info.value)
-    assert "sql_execute failed on sqlalchemy-connector for postgresql+psycopg://postgres@" in str(
-        info.value
+    assert (
+        "sql_execute failed on an unsaved SqlAlchemyConnector (postgresql+psycopg://postgres@"
+        in str(info.value)
     )
     db.dispose()
 

@@ -20,7 +20,6 @@ from orch_sqlalchemy import (
     sql_script,
     sql_upsert,
 )
-from orch_sqlalchemy.connector import _engines
 
 
 def test_submit_and_map_share_one_connector(db: SqlAlchemyConnector) -> None:
@@ -41,7 +40,7 @@ def test_submit_and_map_share_one_connector(db: SqlAlchemyConnector) -> None:
     assert sql_fetch_one(db, "SELECT name FROM items WHERE id = 0") == ("zero",)
     # Every task on every thread used the same engine.
     engine = db.get_engine()
-    assert sum(1 for e in _engines.values() if e.url == engine.url) == 1
+    assert sum(1 for e in SqlAlchemyConnector._clients.values() if e.url == engine.url) == 1
     assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]
 
 
@@ -80,7 +79,7 @@ def test_failed_task_fails_the_flow_with_a_clear_error(tmp_path: Path) -> None:
     with SqlAlchemyConnector(credentials=creds) as db, pytest.raises(SqlStatementError) as info:
         broken(db)
     assert str(info.value).startswith(
-        f"sql_execute failed on sqlalchemy-connector for sqlite:///{tmp_path}/f.db: "
+        f"sql_execute failed on an unsaved SqlAlchemyConnector (sqlite:///{tmp_path}/f.db): "
     )
     assert "'UPDATE nowhere SET x = 1': no such table: nowhere" in str(info.value)
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import tracemalloc
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 
-import orch_sqlalchemy._progress
+import orch_sqlalchemy.tasks
 import pandas as pd
 import psycopg
 import pytest
@@ -28,6 +29,12 @@ from orch_sqlalchemy import (
     sql_script,
     sql_upsert,
 )
+
+from tests.core.runtime_support import flush_history, orch_cli
+
+from .conftest import connector_for
+
+__all__ = ["flush_history"]  # a fixture (imported for pytest)
 
 T0 = datetime(2024, 5, 1, 12, 0, 0)
 
@@ -297,7 +304,7 @@ def test_a_load_that_fails_midway_leaves_no_rows(db: SqlAlchemyConnector) -> Non
     rows = [(i, "new", None) for i in range(1, 3000)] + [(1, "duplicate", None)]
     with pytest.raises(SqlLoadError) as info:
         sql_load_rows(db, "events", rows, chunk_size=500)
-    assert str(info.value).startswith("sql_load_rows failed on sqlalchemy-connector for ")
+    assert str(info.value).startswith("sql_load_rows failed on an unsaved SqlAlchemyConnector (")
     assert info.value.__cause__ is not None
     assert count(db) == 1
 
@@ -344,20 +351,20 @@ def test_long_transfers_log_progress_to_the_run_log(
         return sql_load_rows(db, "events", ((i, "k", None) for i in range(n)), chunk_size=1000)
 
     load(2500)  # quick: no progress lines at the default interval
-    assert "rows into events" not in capsys.readouterr().err
+    assert "sql_load_rows into events" not in capsys.readouterr().err
     sql_execute(db, "DELETE FROM events")
 
-    monkeypatch.setattr(orch_sqlalchemy._progress, "INTERVAL_SECONDS", 0.0)
+    # The kit's Progress lines (orch.integration.Progress), at every chunk with interval 0.
+    monkeypatch.setattr(orch_sqlalchemy.tasks, "PROGRESS_INTERVAL", 0.0)
     load(2500)
     err = capsys.readouterr().err
-    lines = [line for line in err.splitlines() if "rows into events" in line]
-    # One line per chunk at interval 0 (the batched-insert path may report its last,
-    # partial chunk too), then the closing line; all in the task run's log.
-    assert len(lines) in (3, 4), err
+    lines = [line for line in err.splitlines() if "sql_load_rows into events: " in line]
     assert all("Task run 'sql_load_rows" in line for line in lines), lines
-    assert "sql_load_rows: 1,000 rows into events so far (" in lines[0]
-    assert "sql_load_rows: 2,000 rows into events so far (" in lines[1]
-    assert re.search(r"sql_load_rows: 2,500 rows into events in [\d.]+ s \(", lines[-1])
+    so_far = [line for line in lines if " so far, " in line]
+    assert "sql_load_rows into events: 1,000 rows so far, " in so_far[0], err
+    assert "sql_load_rows into events: 2,000 rows so far, " in so_far[1], err
+    # The summary comes last, after the commit.
+    assert re.search(r"sql_load_rows into events: 2,500 rows in [\d.]+ s \(", lines[-1]), err
 
     @flow
     def upsert() -> None:
@@ -371,23 +378,40 @@ def test_long_transfers_log_progress_to_the_run_log(
 
     upsert()
     err = capsys.readouterr().err
-    assert "sql_upsert: 1,000 rows upserted into events so far" in err
-    assert "sql_upsert: 1,500 rows upserted into events in" in err
-    assert "sql_execute_many: 1,200 rows of parameters sent in" in err
+    assert "sql_upsert into events: 1,000 rows so far, " in err
+    assert "sql_upsert into events: 1,500 rows in " in err
+    assert "sql_execute_many parameter sets: 1,200 rows in " in err
+
+
+def test_a_failed_load_says_how_far_it_got(
+    db: SqlAlchemyConnector, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    make_table(db)
+    monkeypatch.setattr(orch_sqlalchemy.tasks, "PROGRESS_INTERVAL", 0.0)
+    rows = [(i, "k", None) for i in range(1500)] + [("not a number", "k", None)]
+    with (
+        caplog.at_level(logging.INFO, logger="orch_sqlalchemy"),
+        pytest.raises(SqlLoadError),
+    ):
+        sql_load_rows.fn(db, "events", rows, chunk_size=1000)
+    last = caplog.records[-1]
+    assert last.levelno == logging.WARNING
+    assert last.getMessage().startswith("sql_load_rows into events: stopped (")
+    assert " after 1,000 rows " in last.getMessage() or " after 1,500 rows " in last.getMessage()
 
 
 def test_progress_outside_a_run_goes_to_the_package_logger(
     db: SqlAlchemyConnector, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     make_table(db)
-    monkeypatch.setattr(orch_sqlalchemy._progress, "INTERVAL_SECONDS", 0.0)
+    monkeypatch.setattr(orch_sqlalchemy.tasks, "PROGRESS_INTERVAL", 0.0)
     with caplog.at_level(logging.INFO, logger="orch_sqlalchemy"):
         sql_load_rows.fn(db, "events", [(i, "k", None) for i in range(1500)], chunk_size=1000)
     assert caplog.records[0].name == "orch_sqlalchemy"
     assert (
-        caplog.records[0].getMessage().startswith("sql_load_rows: 1,000 rows into events so far (")
+        caplog.records[0].getMessage().startswith("sql_load_rows into events: 1,000 rows so far, ")
     )
-    assert "sql_load_rows: 1,500 rows into events in" in caplog.text
+    assert "sql_load_rows into events: 1,500 rows in" in caplog.text
 
 
 def test_load_rows_names_a_missing_table_column_or_key(db: SqlAlchemyConnector) -> None:
@@ -470,3 +494,28 @@ def test_upsert_errors(db: SqlAlchemyConnector) -> None:
         sql_upsert(db, "events", [(1, "a", None)], key_columns=[])
     with pytest.raises(SqlLoadError, match=r"no value for key column\(s\) \['id'\]"):
         sql_upsert(db, "events", [{"kind": "a"}], key_columns=["id"])
+
+
+@flow(name="sql-progress")
+def _progress_flow(db: SqlAlchemyConnector) -> int:
+    return sql_load_rows(db, "events", ((i, "k", None) for i in range(2500)), chunk_size=1000)
+
+
+@pytest.mark.usefixtures("flush_history")
+def test_progress_reaches_orch_runs_logs_off_a_terminal(
+    sqlite_database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from orch import history
+
+    monkeypatch.setattr(orch_sqlalchemy.tasks, "PROGRESS_INTERVAL", 0.0)
+    with connector_for(sqlite_database) as db:
+        make_table(db)
+        assert _progress_flow(db) == 2500
+    history.flush()
+    runs = json.loads(orch_cli("runs", "ls", "--flow", "sql-progress", "--json").stdout)
+    logs = orch_cli("runs", "logs", runs[0]["id"], "--json")
+    assert logs.returncode == 0, logs.stderr
+    messages = [r["message"] for r in json.loads(logs.stdout)]
+    lines = [m for m in messages if m.startswith("sql_load_rows into events: ")]
+    assert lines[0].startswith("sql_load_rows into events: 1,000 rows so far, "), messages
+    assert re.match(r"sql_load_rows into events: 2,500 rows in [\d.]+ s \(", lines[-1]), lines

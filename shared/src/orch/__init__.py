@@ -15,8 +15,6 @@ from orch.lazy import lazy_exports
 # Not `from typing import TYPE_CHECKING`: importing typing costs several ms at start-up.
 TYPE_CHECKING = False
 
-__version__ = "0.1.0"
-
 # public name → module that defines it
 _EXPORTS = {
     "Block": "orch.blocks.base",

@@ -37,12 +37,16 @@ def lazy_exports(
     A name is imported from its module on first access, then kept in the package's
     globals (later reads cost nothing). An unknown name raises ``AttributeError`` as for
     any module.
+    ``__version__`` is the installed distribution's version, read from its metadata on
+    first access (so it never disagrees with pyproject.toml, and costs nothing at import).
 
     Example:
         __getattr__, __dir__ = lazy_exports(__name__, {"XConnector": "orch_x.connector"})
     """
 
     def __getattr__(name: str) -> Any:
+        if name == "__version__":
+            return _version(module_name)
         target = exports.get(name)
         if target is None:
             raise AttributeError(f"module {module_name!r} has no attribute {name!r}")
@@ -54,3 +58,23 @@ def lazy_exports(
         return sorted(set(vars(sys.modules[module_name])) | set(exports))
 
     return __getattr__, __dir__
+
+
+def _version(module_name: str) -> str:
+    """The version of the distribution of ``module_name``'s top-level package, kept in it.
+
+    By the layout, module ``orch_<x>`` is distribution ``orch-<x>`` and ``orch`` is
+    ``orch-core`` (never ``orch``: PyPI's ``orch`` is another project).
+    """
+    from importlib.metadata import PackageNotFoundError, version
+
+    top = module_name.partition(".")[0]
+    dist = "orch-core" if top == "orch" else top.replace("_", "-")
+    try:
+        value = version(dist)
+    except PackageNotFoundError:
+        raise AttributeError(
+            f"module {module_name!r} has no __version__: distribution {dist!r} is not installed"
+        ) from None
+    vars(sys.modules[module_name])["__version__"] = value  # later reads cost nothing
+    return value

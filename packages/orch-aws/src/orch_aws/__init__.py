@@ -1,25 +1,35 @@
 """orch-aws: AWS credentials, S3 buckets and Secrets Manager for orch.
 
-Blocks: :class:`AwsCredentials`, :class:`S3Bucket`, :class:`AwsSecret`. Tasks live in
-:mod:`orch_aws.tasks` (also importable from here). The ``aws-sm://`` secret resolver is
-registered through the ``orch.secret_resolvers`` entry point. boto3 is imported on first
-use, never by importing this package.
+Blocks: :class:`AwsCredentials`, :class:`S3Bucket`, :class:`AwsSecret`; tasks from
+:mod:`orch_aws.tasks`; errors from :mod:`orch_aws.errors`. The ``aws-sm://`` secret
+resolver is registered through the ``orch.secret_resolvers`` entry point. Every name
+loads with its module on first use: importing this package loads neither boto3 nor
+pydantic.
 
 Example:
-    >>> from orch_aws import AwsCredentials, S3Bucket, s3_upload
+    from orch_aws import AwsCredentials, S3Bucket, s3_upload
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from orch.integration import lazy_exports
 
-from orch.lazy import lazy_exports
-
-from orch_aws.credentials import AwsCredentials
-from orch_aws.s3 import S3Bucket
-from orch_aws.secrets_manager import AwsSecret
-
+# Not `from typing import TYPE_CHECKING`: importing typing costs start-up time.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from orch_aws.connector import AwsSecret as AwsSecret
+    from orch_aws.connector import S3Bucket as S3Bucket
+    from orch_aws.credentials import AwsCredentials as AwsCredentials
+    from orch_aws.errors import AwsAuthError as AwsAuthError
+    from orch_aws.errors import AwsConnectionError as AwsConnectionError
+    from orch_aws.errors import AwsError as AwsError
+    from orch_aws.errors import AwsSecretAccessDeniedError as AwsSecretAccessDeniedError
+    from orch_aws.errors import AwsSecretError as AwsSecretError
+    from orch_aws.errors import AwsSecretNotFoundError as AwsSecretNotFoundError
+    from orch_aws.errors import AwsTimeoutError as AwsTimeoutError
+    from orch_aws.errors import S3AccessDeniedError as S3AccessDeniedError
+    from orch_aws.errors import S3Error as S3Error
+    from orch_aws.errors import S3NotFoundError as S3NotFoundError
     from orch_aws.tasks import create_secret as create_secret
     from orch_aws.tasks import delete_secret as delete_secret
     from orch_aws.tasks import read_secret as read_secret
@@ -32,21 +42,40 @@ if TYPE_CHECKING:
     from orch_aws.tasks import s3_upload as s3_upload
     from orch_aws.tasks import update_secret as update_secret
 
-_TASKS = {
-    "s3_upload",
-    "s3_download",
-    "s3_list",
-    "s3_copy",
-    "s3_move",
-    "s3_delete",
-    "s3_exists",
-    "read_secret",
-    "create_secret",
-    "update_secret",
-    "delete_secret",
+_BLOCKS = {
+    "AwsCredentials": "orch_aws.credentials",
+    "S3Bucket": "orch_aws.connector",
+    "AwsSecret": "orch_aws.connector",
 }
-
-__all__ = ["AwsCredentials", "AwsSecret", "S3Bucket", *sorted(_TASKS)]
-
-# Tasks load on first use: listing block types imports only the block modules.
-__getattr__, __dir__ = lazy_exports(__name__, dict.fromkeys(_TASKS, "orch_aws.tasks"))
+_ERRORS = (
+    "AwsAuthError",
+    "AwsConnectionError",
+    "AwsError",
+    "AwsSecretAccessDeniedError",
+    "AwsSecretError",
+    "AwsSecretNotFoundError",
+    "AwsTimeoutError",
+    "S3AccessDeniedError",
+    "S3Error",
+    "S3NotFoundError",
+)
+_TASKS = (
+    "create_secret",
+    "delete_secret",
+    "read_secret",
+    "s3_copy",
+    "s3_delete",
+    "s3_download",
+    "s3_exists",
+    "s3_list",
+    "s3_move",
+    "s3_upload",
+    "update_secret",
+)
+_EXPORTS = {
+    **_BLOCKS,
+    **dict.fromkeys(_ERRORS, "orch_aws.errors"),
+    **dict.fromkeys(_TASKS, "orch_aws.tasks"),
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

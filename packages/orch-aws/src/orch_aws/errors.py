@@ -1,56 +1,91 @@
-"""Errors of orch-aws, and the translation of botocore's errors into them.
+"""Errors of orch-aws, and the mapping of botocore's errors onto them (the one place).
 
-Every message names the block and the object (bucket/key, secret) and what to check. It
-never carries an access key, a secret key or a session token: AWS's own message is
-scrubbed of the credentials' values and of anything shaped like an access key id. The
-botocore exception stays reachable as ``__cause__``.
+Each class derives from the kit's kind (:mod:`orch.integration`), so users may catch
+``NotFoundError``/``AuthError``/``ConnectError`` whatever the service, or this package's
+own names. Every message names the block and the object (bucket/key, secret) and what to
+check; it never carries an access key, a secret key or a session token: AWS's own message
+goes through the kit's :func:`~orch.integration.redact` and is scrubbed of anything shaped
+like an access key id. The botocore exception stays reachable as ``__cause__``.
 """
 
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from orch.errors import OrchError
+from orch.integration import (
+    AuthError,
+    ConnectError,
+    NotFoundError,
+    ServiceError,
+    ServiceTimeoutError,
+    block_label,
+    redact,
+)
 
-if TYPE_CHECKING:
-    from orch_aws.credentials import AwsCredentials
+__all__ = [
+    "AwsAuthError",
+    "AwsConnectionError",
+    "AwsError",
+    "AwsSecretAccessDeniedError",
+    "AwsSecretError",
+    "AwsSecretNotFoundError",
+    "AwsTimeoutError",
+    "S3AccessDeniedError",
+    "S3Error",
+    "S3NotFoundError",
+    "aws_errors",
+    "s3_error",
+    "s3_key_errors",
+    "scrub",
+    "secret_error",
+]
 
 
-class AwsError(OrchError):
+class AwsError(ServiceError):
     """An AWS call made by an orch-aws block or task failed.
 
     ``code`` is AWS's error code (``NoSuchBucket``, ``AccessDenied``...) when there is one.
     """
 
-    code: str | None
 
-    def __init__(self, message: str, code: str | None = None) -> None:
-        super().__init__(message)
-        self.code = code
+class AwsConnectionError(AwsError, ConnectError):
+    """The endpoint could not be reached (refused, unknown host, network)."""
+
+
+class AwsTimeoutError(AwsError, ServiceTimeoutError):
+    """AWS did not answer in time (connect or read timeout)."""
+
+
+class AwsAuthError(AwsError, AuthError):
+    """No usable credentials: none found, or a profile that does not exist."""
 
 
 class S3Error(AwsError):
     """An S3 operation failed (missing bucket or key, access denied, wrong region...)."""
 
 
-class S3NotFoundError(S3Error, FileNotFoundError):
+class S3NotFoundError(S3Error, NotFoundError, FileNotFoundError):
     """The bucket or the object does not exist."""
 
 
-class S3AccessDeniedError(S3Error, PermissionError):
-    """The credentials may not do this, or are not valid."""
+class S3AccessDeniedError(S3Error, AuthError):
+    """The credentials may not do this, or are not valid (also a ``PermissionError``)."""
 
 
 class AwsSecretError(AwsError):
     """A Secrets Manager operation failed."""
 
 
-class AwsSecretNotFoundError(AwsSecretError, KeyError):
+class AwsSecretNotFoundError(AwsSecretError, NotFoundError, KeyError):
     """No secret of that name (or that version) exists."""
 
     def __str__(self) -> str:  # KeyError would quote the message
         return str(self.args[0]) if self.args else ""
+
+
+class AwsSecretAccessDeniedError(AwsSecretError, AuthError):
+    """The credentials may not read or change this secret."""
 
 
 _ACCESS_KEY_ID = re.compile(r"\b(?:AKIA|ASIA|AIDA|AROA)[A-Z0-9]{12,}\b")
@@ -83,19 +118,14 @@ def aws_errors() -> tuple[type[BaseException], ...]:
     return (BotoCoreError, ClientError)
 
 
-def describe(block: Any) -> str:
-    """How to name a block in a message: ``s3-bucket/prod`` or ``an unsaved S3Bucket``."""
-    name = getattr(block, "block_document_name", None)
-    return name if name else f"an unsaved {type(block).__name__}"
-
-
-def scrub(text: str, credentials: AwsCredentials | None = None) -> str:
-    """``text`` without the credentials' secret values nor anything like an access key id."""
+def scrub(text: str, credentials: Any = None) -> str:
+    """``text`` without the credentials' secret values, any secret this process resolved,
+    nor anything shaped like an access key id."""
     if credentials is not None:
         for value in credentials.secret_values():
             if len(value) >= 4:
                 text = text.replace(value, "**********")
-    return _ACCESS_KEY_ID.sub("**********", text)
+    return _ACCESS_KEY_ID.sub("**********", redact(text))
 
 
 def _code_and_message(exc: BaseException) -> tuple[str | None, str, dict[str, Any]]:
@@ -116,6 +146,10 @@ def _region_of(response: dict[str, Any]) -> str | None:
     return str(region) if region else None
 
 
+def _credentials_label(credentials: Any) -> str:
+    return block_label(credentials) if credentials is not None else "the default chain"
+
+
 def s3_error(
     exc: BaseException,
     *,
@@ -126,12 +160,12 @@ def s3_error(
 ) -> AwsError:
     """An :class:`S3Error` for ``exc`` raised while doing ``action`` on ``bucket``'s object.
 
-    ``bucket`` is the :class:`~orch_aws.s3.S3Bucket` block (named in the message).
+    ``bucket`` is the :class:`~orch_aws.S3Bucket` block (named in the message).
     """
     credentials = getattr(bucket, "credentials", None)
     where = f"s3://{bucket_name}/{key}" if key is not None else f"bucket {bucket_name!r}"
-    block = describe(bucket)
-    cred_block = describe(credentials) if credentials is not None else "the default chain"
+    block = block_label(bucket)
+    cred_block = _credentials_label(credentials)
     generic = _generic(exc, credentials, f"{action} {where} (block {block})")
     if generic is not None:
         return generic
@@ -176,11 +210,10 @@ def s3_key_errors(action: str, bucket: Any, errors: list[dict[str, Any]], what: 
     code = str(errors[0].get("Code"))
     message = (
         f"{action}: {len(errors)} key(s) of bucket {bucket.bucket_name!r} (block "
-        f"{describe(bucket)}) {what}: {listed}{more}"
+        f"{block_label(bucket)}) {what}: {listed}{more}"
     )
     if code in _DENIED:
-        credentials = getattr(bucket, "credentials", None)
-        cred_block = describe(credentials) if credentials is not None else "the default chain"
+        cred_block = _credentials_label(getattr(bucket, "credentials", None))
         return S3AccessDeniedError(
             f"{message}; access denied to credentials {cred_block}: check them and the "
             "policies of the bucket",
@@ -191,7 +224,7 @@ def s3_key_errors(action: str, bucket: Any, errors: list[dict[str, Any]], what: 
 
 def secret_error(exc: BaseException, *, action: str, name: str, credentials: Any) -> AwsError:
     """An :class:`AwsSecretError` for ``exc`` raised while doing ``action`` on secret ``name``."""
-    cred_block = describe(credentials)
+    cred_block = block_label(credentials)
     generic = _generic(exc, credentials, f"{action} secret {name!r} (credentials {cred_block})")
     if generic is not None:
         return generic
@@ -202,9 +235,10 @@ def secret_error(exc: BaseException, *, action: str, name: str, credentials: Any
         return AwsSecretNotFoundError(
             f"{action}: no secret {name!r} (or no such version) with credentials {cred_block} "
             f"in region {getattr(credentials, 'region_name', None) or '(default)'}",
+            code,
         )
     if code in _DENIED:
-        return AwsSecretError(
+        return AwsSecretAccessDeniedError(
             f"{action}: access denied to secret {name!r} (credentials {cred_block}): "
             f"{code}{detail}",
             code,
@@ -215,19 +249,24 @@ def secret_error(exc: BaseException, *, action: str, name: str, credentials: Any
 
 
 def _generic(exc: BaseException, credentials: Any, what: str) -> AwsError | None:
-    """Errors raised before AWS answered: no credentials, unreachable endpoint."""
+    """Errors raised before AWS answered: no credentials, unreachable endpoint, timeouts."""
     from botocore import exceptions as bx
 
     if isinstance(exc, bx.NoCredentialsError | bx.PartialCredentialsError):
-        return AwsError(
+        return AwsAuthError(
             f"{what}: no AWS credentials were found; set keys, profile_name or role_arn on "
             "the AwsCredentials block, or configure boto3's default chain",
             "NoCredentials",
         )
     if isinstance(exc, bx.ProfileNotFound):
-        return AwsError(f"{what}: {scrub(str(exc), credentials)}", "ProfileNotFound")
+        return AwsAuthError(f"{what}: {scrub(str(exc), credentials)}", "ProfileNotFound")
+    # ConnectTimeoutError is also an EndpointConnectionError: timeouts first.
+    if isinstance(exc, bx.ConnectTimeoutError | bx.ReadTimeoutError):
+        return AwsTimeoutError(f"{what}: timed out ({scrub(str(exc))})", "Timeout")
     if isinstance(exc, bx.EndpointConnectionError | bx.ConnectionClosedError):
-        return AwsError(f"{what}: cannot reach the endpoint ({scrub(str(exc))})", "Connection")
+        return AwsConnectionError(
+            f"{what}: cannot reach the endpoint ({scrub(str(exc))})", "Connection"
+        )
     if isinstance(exc, bx.NoRegionError):
         return AwsError(f"{what}: no region; set region_name on the credentials", "NoRegion")
     if isinstance(exc, bx.ClientError):

@@ -24,10 +24,12 @@ import os
 import threading
 from typing import TYPE_CHECKING
 
-from orch.errors import BlockNotFoundError, SecretReferenceError
-from orch.references import Resolved, SecretRef
+from orch.integration import BlockNotFoundError, SecretReferenceError
 
 if TYPE_CHECKING:
+    from orch import SecretRef
+    from orch.integration import Resolved
+
     from orch_aws.credentials import AwsCredentials
 
 CREDENTIALS_ENV = "ORCH_AWS_CREDENTIALS_BLOCK"
@@ -50,6 +52,8 @@ def _credentials(ref: SecretRef) -> AwsCredentials:
             f"secret reference {ref}: {CREDENTIALS_ENV} is {name!r}, but {exc}; save that "
             f"AwsCredentials block, or unset {CREDENTIALS_ENV} to use boto3's default chain"
         ) from exc
+    from orch import SecretRef
+
     for field in type(credentials).model_fields:
         inner = getattr(getattr(credentials, field), "reference", None)
         if isinstance(inner, SecretRef) and inner.scheme == "aws-sm":
@@ -79,7 +83,10 @@ def resolve_aws_sm(ref: SecretRef) -> Resolved:
     """Resolve ``aws-sm://NAME``: the secret's string (JSON is left to ``#key``) or bytes.
 
     Example:
+        >>> from orch import SecretRef
         >>> ref = SecretRef("aws-sm://prod/warehouse?region=eu-west-1#password")
+        >>> ref.key, ref.params
+        ('password', {'region': 'eu-west-1'})
         >>> ref.resolve()  # doctest: +SKIP
         'the password'
     """

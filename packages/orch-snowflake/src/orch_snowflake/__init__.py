@@ -10,11 +10,9 @@ Example:
 
 from __future__ import annotations
 
-from orch.lazy import lazy_exports
+from orch.integration import lazy_exports
 
 TYPE_CHECKING = False
-
-__version__ = "0.1.0"
 
 # public name → module that defines it
 _EXPORTS = {
@@ -29,6 +27,7 @@ _EXPORTS = {
     "SnowflakeQueryError": "orch_snowflake.errors",
     "SnowflakeLoadError": "orch_snowflake.errors",
     "SnowflakeTimeoutError": "orch_snowflake.errors",
+    "SnowflakeDependencyError": "orch_snowflake.errors",
     "quote_name": "orch_snowflake.tasks",
     "table_name": "orch_snowflake.tasks",
     "snowflake_query": "orch_snowflake.tasks",
@@ -49,6 +48,7 @@ if TYPE_CHECKING:
     from orch_snowflake.credentials import load_private_key as load_private_key
     from orch_snowflake.errors import SnowflakeAuthenticationError as SnowflakeAuthenticationError
     from orch_snowflake.errors import SnowflakeConnectionError as SnowflakeConnectionError
+    from orch_snowflake.errors import SnowflakeDependencyError as SnowflakeDependencyError
     from orch_snowflake.errors import SnowflakeError as SnowflakeError
     from orch_snowflake.errors import SnowflakeKeyError as SnowflakeKeyError
     from orch_snowflake.errors import SnowflakeLoadError as SnowflakeLoadError

@@ -1,24 +1,24 @@
 """``SnowflakeConnector``: owns the Snowflake session(s) of one account/user/database.
 
-Life cycle (the pattern every orch connector follows):
+Life cycle (the kit's :class:`orch.integration.Connector`, like every orch connector):
 
-- the session is opened on first use, not when the block is built or loaded;
-- one session per process per connector *content*: two loads of the same saved block (or
-  two equal blocks) share it, from any thread (the connector's connections are
-  thread-safe: DB-API ``threadsafety = 2``; each task uses its own cursor);
+- the client, a :class:`SnowflakeSessions` (the shared session plus idle dedicated ones),
+  is made on first use, not when the block is built or loaded;
+- one per process per connector *content*: two loads of the same saved block (or two
+  equal blocks) share it, from any thread (the connector's connections are thread-safe:
+  DB-API ``threadsafety = 2``; each task uses its own cursor);
 - a session that was closed or expired is reopened on next use;
-- it is closed at interpreter exit, or when the last connector holding it lets go
-  (``with connector:``, ``connector.close()``), and forgotten (not closed) in a forked
-  child, whose parent owns it;
+- ``close()`` (and the end of ``with connector:``) lets go of *this block's* hold: the
+  sessions are logged out when the last block holding them lets go, or at interpreter
+  exit, so closing one block never logs out a session another thread is using; a forked
+  child forgets (never logs out) its parent's;
 - a transaction (``connector.transaction()``) runs in a session of its own, taken from a
   small idle list, because Snowflake transactions are per session: on the shared one,
   another thread's statements would join (or commit) it;
-- a connector pickles by its saved name (a process pool re-loads it from the store, so no
-  secret travels through the pipe); an unsaved one pickles by value, without sessions.
+- a saved connector pickles by its name (a process pool re-loads it from the store, so no
+  secret travels through the pipe).
 
-The machinery (the per-process table, the instance slot, fingerprints, pickling by name)
-is :mod:`orch.resources`. snowflake-connector-python is imported only when a session is
-first opened.
+snowflake-connector-python is imported only when a session is first opened.
 """
 
 from __future__ import annotations
@@ -26,62 +26,44 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from orch import Block
-from orch.redaction import redact
-from orch.resources import OwnsProcessResource, ProcessResources, ResourceSlot
-from pydantic import ConfigDict, Field, PrivateAttr
+from orch.integration import Connector, SqlDatabase
+from pydantic import ConfigDict, Field
 
 from orch_snowflake.credentials import SnowflakeCredentials
-from orch_snowflake.errors import (
-    SnowflakeAuthenticationError,
-    SnowflakeConnectionError,
-    SnowflakeError,
-    SnowflakeQueryError,
-)
+from orch_snowflake.errors import SESSION_GONE, connect_error, query_error
 
 if TYPE_CHECKING:
     from snowflake.connector import SnowflakeConnection
     from snowflake.connector.cursor import SnowflakeCursor
 
-Params = Sequence[Any] | dict[str, Any] | None
+__all__ = ["DedicatedSession", "Params", "SnowflakeConnector", "SnowflakeSessions"]
 
-# Error numbers of a session that is gone (expired, closed by the server): the statement
-# never ran, so it is safe to reopen the session and send it again.
-_SESSION_GONE = {390111, 390112, 390114, 250002}
-# Error numbers (and message parts) of a refused login.
-_AUTH_ERRNOS = {390100, 390101, 390102, 390103, 390144, 390190, 390191, 390303, 390318, 394400}
-_AUTH_WORDS = (
-    "incorrect username or password",
-    "jwt token is invalid",
-    "invalid oauth access token",
-    "oauth access token expired",
-    "programmatic access token is invalid",
-    "user temporarily locked",
-    "authentication failed",
-)
-# Snowflake logs in even when the connector's database, schema or warehouse does not
-# exist (or the role can't see it); the first statement that needs one then fails with
-# these words, so the error points at the connector field to check.
-_MISSING_CONTEXT = (
-    ("does not have a current database", "database"),
-    ("does not have a current schema", "schema"),
-    ("no active warehouse", "warehouse"),
-)
+Params = Sequence[Any] | Mapping[str, Any] | None
 
 
-class _Session:
-    """The connections of one connector content in this process."""
+def _bindable(parameters: Params) -> Sequence[Any] | dict[str, Any] | None:
+    """What the connector's ``cursor.execute`` takes: a mapping must be a dict."""
+    if parameters is None or isinstance(parameters, dict):
+        return parameters
+    return dict(parameters) if isinstance(parameters, Mapping) else parameters
 
-    def __init__(self) -> None:
+
+class SnowflakeSessions:
+    """A connector's client: its sessions in this process (one shared, some idle ones
+    for transactions). Get it with ``connector.get_client()``; most code wants
+    ``connector.get_connection()`` (the shared session) instead."""
+
+    def __init__(self, conn: SnowflakeConnection) -> None:
         self.lock = threading.Lock()
-        self.conn: SnowflakeConnection | None = None
+        self.conn: SnowflakeConnection | None = conn
         self.idle: list[SnowflakeConnection] = []  # dedicated sessions for transactions
         self.pid = os.getpid()
 
     def close(self) -> None:
+        """Log out every session (the connector calls this when its last holder lets go)."""
         with self.lock:
             conns = [c for c in (self.conn, *self.idle) if c is not None]
             self.conn, self.idle = None, []
@@ -92,18 +74,15 @@ class _Session:
                 conn.close()
 
 
-# fingerprint of a connector's content → its sessions, for this process. A forked child
-# just drops the parent's (the default `forget`): logging them out would end the parent's.
-_sessions: ProcessResources[_Session] = ProcessResources("snowflake sessions", close=_Session.close)
-
-
-class SnowflakeConnector(OwnsProcessResource, Block):
+class SnowflakeConnector(Connector[SnowflakeSessions], SqlDatabase):
     """A Snowflake session (database, schema, warehouse), shared by every task using it.
 
     The session opens on first use and is reused by all tasks of the process, threads
-    included; it reopens if it expired and closes at exit (or at the end of
-    ``with connector:``). ``query_tag`` and ``session_parameters`` apply to every
-    statement; ``fetch_size`` is the batch size of streamed fetches.
+    included; it reopens if it expired and closes at exit (or when the last block holding
+    it is closed). ``query_tag`` and ``session_parameters`` apply to every statement;
+    ``fetch_size`` is the batch size of streamed fetches. As a SQL database it offers
+    ``execute``, ``execute_many``, ``fetch_one``, ``fetch_many`` and ``fetch_all``, with
+    prefect-snowflake's names and arguments.
 
     Example:
         from orch_snowflake import SnowflakeConnector, SnowflakeCredentials, snowflake_query
@@ -118,12 +97,15 @@ class SnowflakeConnector(OwnsProcessResource, Block):
 
         sf = SnowflakeConnector.load("analytics")
         rows = snowflake_query(sf, "SELECT id, name FROM customers WHERE country = %s", ["FR"])
+        sf.fetch_all("SELECT id FROM customers WHERE country = %(c)s", {"c": "FR"})
     """
 
     model_config = ConfigDict(populate_by_name=True)
     block_type_slug: ClassVar[str] = "snowflake-connector"
 
-    credentials: SnowflakeCredentials
+    credentials: SnowflakeCredentials = Field(
+        description="Account, user and login method (a snowflake-credentials block)."
+    )
     database: str | None = Field(default=None, description="Database of the session.")
     schema_: str | None = Field(default=None, alias="schema", description="Schema of the session.")
     warehouse: str | None = Field(default=None, description="Warehouse that runs the queries.")
@@ -147,19 +129,18 @@ class SnowflakeConnector(OwnsProcessResource, Block):
         default=2, ge=0, description="Transaction sessions kept open for reuse."
     )
 
-    _process_resources: ClassVar[ProcessResources[_Session]] = _sessions
-    _slot: ResourceSlot[_Session] = PrivateAttr(default_factory=ResourceSlot)
+    @classmethod
+    def block_sample(cls) -> SnowflakeConnector:
+        """An example connector (for the docs and the contract tests)."""
+        return cls(credentials=SnowflakeCredentials.block_sample(), database="ANALYTICS")
 
-    # --- identity in messages --------------------------------------------------------
-    def display_name(self) -> str:
-        """``snowflake-connector/NAME`` if saved, else the account and user it logs in as."""
-        if self.block_document_name is not None:
-            return self.block_document_name
-        return f"snowflake-connector for {self.credentials.describe()}"
+    # --- the client ----------------------------------------------------------------------
+    def _new_client(self) -> SnowflakeSessions:
+        return SnowflakeSessions(self._open())
 
-    # --- sessions ------------------------------------------------------------------------
-    def _session(self) -> _Session:
-        return _sessions.get_or_create(self._fingerprint, _Session, slot=self._slot)
+    @staticmethod
+    def _close_client(client: Any) -> None:
+        client.close()
 
     def get_connection(self) -> SnowflakeConnection:
         """The shared session of this connector in this process, opened on first use.
@@ -168,19 +149,18 @@ class SnowflakeConnector(OwnsProcessResource, Block):
             conn = connector.get_connection()
             conn.cursor().execute("SELECT 1")
         """
-        session = self._session()
-        conn = session.conn
+        sessions = self.get_client()
+        conn = sessions.conn
         if conn is not None and not conn.is_closed():
             return conn
-        with session.lock:
-            conn = session.conn
+        with sessions.lock:
+            conn = sessions.conn
             if conn is None or conn.is_closed():
-                conn = session.conn = self._open()
+                conn = sessions.conn = self._open()
         return conn
 
     def _open(self) -> SnowflakeConnection:
         import snowflake.connector
-        from snowflake.connector.errors import Error
 
         params = dict(self.session_parameters)
         if self.query_tag is not None:
@@ -199,63 +179,37 @@ class SnowflakeConnector(OwnsProcessResource, Block):
         try:
             kwargs.update(self.credentials.connect_kwargs())
             return snowflake.connector.connect(**kwargs)
-        except Error as exc:
-            raise self._connect_error(exc) from exc
-        except SnowflakeError:
-            raise
-        except Exception as exc:  # e.g. an unreachable host surfaces as an OSError subclass
-            raise SnowflakeConnectionError(
-                redact(
-                    f"cannot connect to Snowflake {self.credentials.describe()} "
-                    f"({self.display_name()}): {type(exc).__name__}: {sdk_message(exc)}"
-                )
-            ) from exc
-
-    def _connect_error(self, exc: BaseException) -> SnowflakeError:
-        message = sdk_message(exc)
-        errno = getattr(exc, "errno", None)
-        if errno in _AUTH_ERRNOS or any(w in message.lower() for w in _AUTH_WORDS):
-            return SnowflakeAuthenticationError(
-                redact(
-                    f"Snowflake refused the login of {self.credentials.describe()} "
-                    f"({self.display_name()}, auth method "
-                    f"{self.credentials.auth_method!r}): check the credentials. "
-                    f"Snowflake said: {message}"
-                )
-            )
-        return SnowflakeConnectionError(
-            redact(
-                f"cannot connect to Snowflake {self.credentials.describe()} "
-                f"({self.display_name()}): {message}"
-            )
-        )
+        except Exception as exc:  # an unreachable host surfaces as an OSError subclass too
+            raise connect_error(exc, self) from exc
 
     def _discard(self, conn: SnowflakeConnection) -> None:
-        session = self._session()
-        with session.lock:
-            if session.conn is conn:
-                session.conn = None
+        sessions = self.get_client()
+        with sessions.lock:
+            if sessions.conn is conn:
+                sessions.conn = None
         with contextlib.suppress(Exception):
             conn.close()
 
+    # --- statements ----------------------------------------------------------------------
     def execute(
         self,
-        statement: str,
-        params: Params = None,
+        operation: str,
+        parameters: Params = None,
         *,
         task: str = "execute",
-        **options: Any,
+        **execution_options: Any,
     ) -> SnowflakeCursor:
         """Run one statement on the shared session; return its cursor (close it after).
 
-        Values in ``params`` are bound, never formatted into the SQL by us. A session that
-        expired is reopened and the statement sent again (it never ran). Failures raise
-        :class:`~orch_snowflake.errors.SnowflakeQueryError` naming ``task``, this block
-        and the statement's first line. ``options`` go to ``cursor.execute`` (e.g.
-        ``num_statements``, ``timeout``).
+        Values in ``parameters`` are bound, never formatted into the SQL by us. A session
+        that expired is reopened and the statement sent again (it never ran). Failures
+        raise :class:`~orch_snowflake.errors.SnowflakeQueryError` naming ``task``, this
+        block and the statement's first line. ``execution_options`` go to
+        ``cursor.execute`` (e.g. ``num_statements``, ``timeout``).
 
         Example:
-            with connector.execute("SELECT COUNT(*) FROM orders") as cur:
+            connector.execute("CREATE TABLE IF NOT EXISTS customers (name VARCHAR)").close()
+            with connector.execute("SELECT COUNT(*) FROM customers") as cur:
                 (count,) = cur.fetchone()
         """
         from snowflake.connector.errors import Error
@@ -264,35 +218,84 @@ class SnowflakeConnector(OwnsProcessResource, Block):
             conn = self.get_connection()
             cur = conn.cursor()
             try:
-                cur.execute(statement, params, **options)
+                cur.execute(operation, _bindable(parameters), **execution_options)
                 return cur
             except Error as exc:
                 cur.close()
-                if attempt == 1 and getattr(exc, "errno", None) in _SESSION_GONE:
+                if attempt == 1 and getattr(exc, "errno", None) in SESSION_GONE:
                     self._discard(conn)
                     continue
-                raise self.query_error(task, statement, exc) from exc
+                raise query_error(exc, self, task=task, statement=operation) from exc
         raise AssertionError("unreachable")
 
-    def query_error(
+    def execute_many(
         self,
-        task: str,
-        statement: str,
-        exc: BaseException,
-        error: type[SnowflakeQueryError] = SnowflakeQueryError,
-    ) -> SnowflakeQueryError:
-        """The error to raise for a failed statement (names block and first line)."""
-        message = sdk_message(exc)
-        for words, field in _MISSING_CONTEXT:
-            if words in message.lower():
-                value = getattr(self, "schema_" if field == "schema" else field)
-                # Unset, or set to one that doesn't exist or the role can't use.
-                message += f" (check {field}={value!r} of {self.display_name()})"
-                break
-        return error(
-            redact(f"{task} failed on {self.display_name()}: {first_line(statement)!r}: {message}")
-        )
+        operation: str,
+        seq_of_parameters: Sequence[Mapping[str, Any] | Sequence[Any]],
+        **execution_options: Any,
+    ) -> int:
+        """Run one statement once per parameter set, in one transaction (a session of its
+        own): all are committed, or none. Returns the number of rows changed.
 
+        Example:
+            connector.execute_many(
+                "INSERT INTO customers (name, address) VALUES (%(name)s, %(address)s)",
+                seq_of_parameters=[{"name": "Ford", "address": "Highway 42"}],
+            )
+        """
+        from snowflake.connector.errors import Error
+
+        if not seq_of_parameters:
+            return 0
+        with self.transaction() as tx, tx.connection.cursor() as cur:
+            try:
+                cur.executemany(operation, list(seq_of_parameters), **execution_options)
+            except Error as exc:
+                raise query_error(exc, self, task="execute_many", statement=operation) from exc
+            return max(cur.rowcount or 0, 0)
+
+    def fetch_one(
+        self, operation: str, parameters: Params = None, **execution_options: Any
+    ) -> tuple[Any, ...] | None:
+        """The first row of the result, or ``None``.
+
+        Example:
+            connector.fetch_one("SELECT * FROM customers WHERE name = %s", ["Ford"])
+        """
+        with self.execute(operation, parameters, task="fetch_one", **execution_options) as cur:
+            row = cur.fetchone()
+        return None if row is None else tuple(row)
+
+    def fetch_many(
+        self,
+        operation: str,
+        parameters: Params = None,
+        size: int | None = None,
+        **execution_options: Any,
+    ) -> list[Sequence[Any]]:
+        """The first ``size`` rows of the result (default: ``fetch_size``). Each call runs
+        the statement again: to read a large result in batches, use the
+        ``snowflake_fetch_many`` task.
+
+        Example:
+            connector.fetch_many("SELECT * FROM customers ORDER BY name", size=2)
+        """
+        batch = size or self.fetch_size
+        with self.execute(operation, parameters, task="fetch_many", **execution_options) as cur:
+            return [tuple(row) for row in cur.fetchmany(batch)]
+
+    def fetch_all(
+        self, operation: str, parameters: Params = None, **execution_options: Any
+    ) -> list[Sequence[Any]]:
+        """Every row of the result.
+
+        Example:
+            connector.fetch_all("SELECT * FROM customers WHERE address = %(a)s", {"a": "Space"})
+        """
+        with self.execute(operation, parameters, task="fetch_all", **execution_options) as cur:
+            return [tuple(row) for row in cur.fetchall()]
+
+    # --- sessions of its own ---------------------------------------------------------------
     @contextlib.contextmanager
     def dedicated_session(self) -> Iterator[DedicatedSession]:
         """A session for this block alone (no other thread's statements run in it).
@@ -307,16 +310,16 @@ class SnowflakeConnector(OwnsProcessResource, Block):
                 with session.transaction():
                     session.execute("INSERT INTO scratch VALUES (1)")
         """
-        session = self._session()
-        with session.lock:
-            conn = session.idle.pop() if session.idle else None
+        sessions = self.get_client()
+        with sessions.lock:
+            conn = sessions.idle.pop() if sessions.idle else None
         if conn is None or conn.is_closed():
             conn = self._open()
         dedicated = DedicatedSession(self, conn)
         try:
             yield dedicated
         finally:
-            self._return(conn, dedicated.healthy)
+            self._return(sessions, conn, dedicated.healthy)
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[DedicatedSession]:
@@ -330,23 +333,17 @@ class SnowflakeConnector(OwnsProcessResource, Block):
         with self.dedicated_session() as dedicated, dedicated.transaction():
             yield dedicated
 
-    def _return(self, conn: SnowflakeConnection, healthy: bool) -> None:
-        session = self._session()
-        if healthy and not conn.is_closed():
-            with session.lock:
-                if len(session.idle) < self.max_idle_sessions:
-                    session.idle.append(conn)
+    def _return(
+        self, sessions: SnowflakeSessions, conn: SnowflakeConnection, healthy: bool
+    ) -> None:
+        if healthy and not conn.is_closed() and sessions.pid == os.getpid():
+            with sessions.lock:
+                # Closed meanwhile (its last holder let go): log this one out too.
+                if sessions.conn is not None and len(sessions.idle) < self.max_idle_sessions:
+                    sessions.idle.append(conn)
                     return
         with contextlib.suppress(Exception):
             conn.close()
-
-    # --- life cycle --------------------------------------------------------------------
-    def close(self) -> None:
-        """Let go of this connector's sessions: closed if no equal connector holds them.
-
-        The next use opens (or finds) them again.
-        """
-        self._release()
 
 
 class DedicatedSession:
@@ -358,7 +355,12 @@ class DedicatedSession:
         self.healthy = True
 
     def execute(
-        self, statement: str, params: Params = None, *, task: str = "transaction", **options: Any
+        self,
+        operation: str,
+        parameters: Params = None,
+        *,
+        task: str = "transaction",
+        **options: Any,
     ) -> SnowflakeCursor:
         """Run one statement in this session; return its cursor (close it after).
 
@@ -369,10 +371,10 @@ class DedicatedSession:
 
         cur = self.connection.cursor()
         try:
-            cur.execute(statement, params, **options)
+            cur.execute(operation, _bindable(parameters), **options)
         except Error as exc:
             cur.close()
-            raise self.connector.query_error(task, statement, exc) from exc
+            raise query_error(exc, self.connector, task=task, statement=operation) from exc
         return cur
 
     @contextlib.contextmanager
@@ -393,23 +395,3 @@ class DedicatedSession:
                 self.healthy = False  # unknown state: never hand this session out again
             raise
         self.execute("COMMIT", task=task).close()
-
-
-# --- helpers ---------------------------------------------------------------------------------
-def first_line(statement: str) -> str:
-    """The statement's first meaningful line, shortened: for messages."""
-    for line in str(statement).splitlines():
-        line = line.strip()
-        if line and not line.startswith("--"):
-            return line if len(line) <= 120 else line[:117] + "..."
-    return "(empty statement)"
-
-
-def sdk_message(exc: BaseException) -> str:
-    """The connector's own message (a few lines), redacted."""
-    msg = getattr(exc, "raw_msg", None) or str(exc)
-    errno = getattr(exc, "errno", None)
-    text = " ".join(line.strip() for line in str(msg).strip().splitlines()[:4] if line.strip())
-    if errno and str(errno) not in text[:12]:
-        text = f"{errno}: {text}"
-    return redact(text or type(exc).__name__)

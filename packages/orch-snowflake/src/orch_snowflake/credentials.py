@@ -14,7 +14,7 @@ import textwrap
 from typing import Any, ClassVar, Literal, cast
 
 from orch import Block, SecretBytes, SecretStr
-from orch.redaction import remember
+from orch.integration import remember_secret
 from pydantic import Field, model_validator
 
 from orch_snowflake.errors import SnowflakeKeyError
@@ -173,11 +173,6 @@ class SnowflakeCredentials(Block):
         return self
 
     # --- what the connector needs ------------------------------------------------------
-    def describe(self) -> str:
-        """``account 'X' as user 'Y'``: for messages (no secret in it)."""
-        user = f" as user {self.user!r}" if self.user else ""
-        return f"account {self.account!r}{user}"
-
     def private_key_der(self) -> bytes:
         """The private key as unencrypted PKCS#8 DER bytes (what the connector takes).
 
@@ -196,7 +191,7 @@ class SnowflakeCredentials(Block):
                     f"{self.block_type_slug}: cannot read private_key_path "
                     f"{self.private_key_path!r}: {exc.strerror}"
                 ) from exc
-            remember(data)
+            remember_secret(data)
             source = f"private_key_path {self.private_key_path!r}"
         else:
             raise SnowflakeKeyError(f"{self.block_type_slug}: no private key is set")

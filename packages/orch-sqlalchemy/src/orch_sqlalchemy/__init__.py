@@ -9,11 +9,9 @@ Example:
 
 from __future__ import annotations
 
-from orch.lazy import lazy_exports
+from orch.integration import lazy_exports
 
 TYPE_CHECKING = False
-
-__version__ = "0.1.0"
 
 # public name → module that defines it
 _EXPORTS = {
@@ -24,6 +22,7 @@ _EXPORTS = {
     "SqlAuthenticationError": "orch_sqlalchemy.errors",
     "SqlStatementError": "orch_sqlalchemy.errors",
     "SqlLoadError": "orch_sqlalchemy.errors",
+    "SqlDriverMissingError": "orch_sqlalchemy.errors",
     "sql_execute": "orch_sqlalchemy.tasks",
     "sql_execute_many": "orch_sqlalchemy.tasks",
     "sql_script": "orch_sqlalchemy.tasks",
@@ -40,6 +39,7 @@ if TYPE_CHECKING:
     from orch_sqlalchemy.credentials import DatabaseCredentials as DatabaseCredentials
     from orch_sqlalchemy.errors import SqlAuthenticationError as SqlAuthenticationError
     from orch_sqlalchemy.errors import SqlConnectionError as SqlConnectionError
+    from orch_sqlalchemy.errors import SqlDriverMissingError as SqlDriverMissingError
     from orch_sqlalchemy.errors import SqlError as SqlError
     from orch_sqlalchemy.errors import SqlLoadError as SqlLoadError
     from orch_sqlalchemy.errors import SqlStatementError as SqlStatementError

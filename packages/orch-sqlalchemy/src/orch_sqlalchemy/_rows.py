@@ -11,7 +11,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
-from orch_sqlalchemy.errors import SqlLoadError
+from orch_sqlalchemy.errors import SqlLoadError, label
 
 if TYPE_CHECKING:
     from sqlalchemy import Table
@@ -116,7 +116,7 @@ def reflect_table(
     except NoSuchTableError:
         where = f"{schema}.{table}" if schema else table
         raise SqlLoadError(
-            f"{task_name}: table {where!r} does not exist in {connector.display_name()}"
+            f"{task_name}: table {where!r} does not exist in {label(connector)}"
         ) from None
 
 

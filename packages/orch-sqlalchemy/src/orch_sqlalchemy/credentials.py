@@ -10,8 +10,7 @@ import re
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from orch import Block, SecretStr
-from orch.errors import BlockValidationError
-from orch.redaction import remember
+from orch.integration import BlockValidationError, remember_secret
 from pydantic import Field, model_validator
 
 if TYPE_CHECKING:
@@ -65,13 +64,19 @@ class DatabaseCredentials(Block):
     driver: str | None = Field(
         default=None, description="SQLAlchemy driver name, e.g. postgresql+psycopg, sqlite."
     )
-    host: str | None = None
-    port: int | None = Field(default=None, ge=1, le=65535)
+    host: str | None = Field(
+        default=None, description="Host name or IP address of the database server."
+    )
+    port: int | None = Field(
+        default=None, ge=1, le=65535, description="TCP port; the driver's default if unset."
+    )
     database: str | None = Field(
         default=None, description="Database name (for SQLite: the file path)."
     )
-    username: str | None = None
-    password: SecretStr | None = None
+    username: str | None = Field(default=None, description="User to log in as.")
+    password: SecretStr | None = Field(
+        default=None, description="The user's password, or a SecretRef to it."
+    )
     query: dict[str, str] = Field(
         default_factory=dict, description="Driver options added to the URL's query string."
     )
@@ -120,7 +125,7 @@ class DatabaseCredentials(Block):
 
     # --- using it ------------------------------------------------------------------------
     def get_url(self) -> URL:
-        """The SQLAlchemy URL, secrets resolved (do not print it: use ``describe()``)."""
+        """The SQLAlchemy URL, secrets resolved (do not print it: ``describe()`` is safe)."""
         from sqlalchemy.engine import URL, make_url
         from sqlalchemy.exc import ArgumentError
 
@@ -134,7 +139,7 @@ class DatabaseCredentials(Block):
                     "(like 'postgresql+psycopg://user:password@host:5432/db')"
                 ) from None
             # The password alone must be masked too wherever orch redacts (errors, logs).
-            remember(url.password)
+            remember_secret(url.password)
             return url.set(drivername=normalise_drivername(url.drivername))
         assert self.driver is not None  # the validator guarantees one of the two forms
         return URL.create(

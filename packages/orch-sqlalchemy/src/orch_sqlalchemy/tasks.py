@@ -19,12 +19,16 @@ from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 from orch import task
-from orch.redaction import redact
+from orch.integration import Progress
 
-from orch_sqlalchemy._progress import RowProgress
 from orch_sqlalchemy._rows import check_columns, reflect_table, rows_and_columns
-from orch_sqlalchemy.connector import SqlAlchemyConnector, _driver_message
-from orch_sqlalchemy.errors import SqlError, SqlLoadError, SqlStatementError
+from orch_sqlalchemy.connector import SqlAlchemyConnector, bound_parameters
+from orch_sqlalchemy.errors import (
+    SqlDriverMissingError,
+    SqlError,
+    SqlLoadError,
+    statement_errors,
+)
 
 if TYPE_CHECKING:
     from sqlalchemy import Table
@@ -35,86 +39,26 @@ Row = tuple[Any, ...]
 Parameters = Mapping[str, Any]
 
 DEFAULT_CHUNK_SIZE = 10_000
+# Long transfers report at most this often (seconds), and only they get a summary line:
+# the log of a flow of many small loads stays short.
+PROGRESS_INTERVAL = 10.0
 
 
-# --- helpers ------------------------------------------------------------------------------
-def _first_line(statement: Any) -> str:
-    text = str(statement)
-    for line in text.splitlines():
-        line = line.strip()
-        if line and not line.startswith("--"):
-            return line if len(line) <= 120 else line[:117] + "..."
-    return "(empty statement)"
-
-
-def _statement_error(
-    task_name: str,
-    connector: SqlAlchemyConnector,
-    statement: Any,
-    exc: BaseException,
-    error: type[SqlStatementError] = SqlStatementError,
-) -> SqlStatementError:
-    return error(
-        redact(
-            f"{task_name} failed on {connector.display_name()}: {_first_line(statement)!r}: "
-            f"{_driver_message(exc)}"
-        )
+def _progress(description: str) -> Progress:
+    return Progress(
+        description,
+        unit="rows",
+        interval=PROGRESS_INTERVAL,
+        min_seconds=PROGRESS_INTERVAL,
+        logger="orch_sqlalchemy",
     )
 
 
-@contextlib.contextmanager
-def _wrapped(
-    task_name: str,
-    connector: SqlAlchemyConnector,
-    statement: Any,
-    error: type[SqlStatementError] = SqlStatementError,
-) -> Iterator[None]:
-    """Turn a driver or SQLAlchemy error into one naming the task and the statement.
-
-    Our own errors (connection, validation) pass through unchanged.
-    """
-    from sqlalchemy.exc import SQLAlchemyError
-
-    try:
-        yield
-    except SqlError:
-        raise
-    except SQLAlchemyError as exc:
-        raise _statement_error(task_name, connector, statement, exc, error) from exc
-    except Exception as exc:
-        # Raw driver errors (psycopg's COPY) are not wrapped by SQLAlchemy.
-        if _is_driver_error(exc):
-            raise _statement_error(task_name, connector, statement, exc, error) from exc
-        raise
-
-
-def _is_driver_error(exc: BaseException) -> bool:
-    module = type(exc).__module__.split(".")[0]
-    return module in {"psycopg", "pymysql", "sqlite3", "psycopg2", "MySQLdb"}
-
-
+# --- helpers ------------------------------------------------------------------------------
 def _executable(statement: str | Executable) -> Executable:
     from sqlalchemy import text
 
     return text(statement) if isinstance(statement, str) else statement
-
-
-def _params(task_name: str, parameters: Parameters | None) -> dict[str, Any]:
-    """The bound values of a statement as a dict; anything else is a clear error (a list
-    would otherwise fail deep in the driver with a message about sequences)."""
-    if parameters is None:
-        return {}
-    if isinstance(parameters, Mapping):
-        return dict(parameters)
-    hint = (
-        "; to run the statement once per parameter set, use sql_execute_many"
-        if isinstance(parameters, list | tuple) and task_name != "sql_execute_many"
-        else ""
-    )
-    raise TypeError(
-        f"{task_name}: parameters must be a mapping of the statement's :name placeholders "
-        f"to values, like {{'id': 1}}, got a {type(parameters).__name__}{hint}"
-    )
 
 
 def _tuples(rows: Iterable[Any]) -> list[Row]:
@@ -140,8 +84,8 @@ def sql_execute(
         db = SqlAlchemyConnector.load("analytics")
         n = sql_execute(db, "DELETE FROM events WHERE day < :day", {"day": "2024-01-01"})
     """
-    values = _params("sql_execute", parameters)
-    with _wrapped("sql_execute", connector, statement), connector.begin() as conn:
+    values = bound_parameters("sql_execute", parameters)
+    with statement_errors("sql_execute", connector, statement), connector.begin() as conn:
         result = conn.execute(_executable(statement), values)
         return int(result.rowcount)
 
@@ -157,7 +101,7 @@ def sql_execute_many(
 
     Returns the total number of rows affected, where the driver reports it (else -1).
     Each parameter set is a mapping of the statement's ``:name`` placeholders; a long run
-    logs its progress every 10 s (to the run log inside a run).
+    reports its progress (``PROGRESS_INTERVAL``, 10 s; to the run log inside a run).
 
     Example:
         from orch_sqlalchemy import SqlAlchemyConnector, sql_execute_many
@@ -174,10 +118,14 @@ def sql_execute_many(
         raise ValueError(f"{name}: chunk_size must be at least 1, got {chunk_size}")
     executable = _executable(statement)
     total, known, sent = 0, True, 0
-    progress = RowProgress(name, "of parameters sent")
-    with _wrapped(name, connector, statement), connector.begin() as conn:
+    # Progress outermost: its summary line comes after the commit.
+    with (
+        _progress(f"{name} parameter sets") as progress,
+        statement_errors(name, connector, statement),
+        connector.begin() as conn,
+    ):
         it = iter(seq_of_parameters)
-        while chunk := [_params(name, p) for p in islice(it, chunk_size)]:
+        while chunk := [bound_parameters(name, p) for p in islice(it, chunk_size)]:
             count = conn.execute(executable, chunk).rowcount
             if count is None or count < 0:
                 known = False
@@ -185,7 +133,6 @@ def sql_execute_many(
                 total += count
             sent += len(chunk)
             progress.update(sent)
-    progress.done(sent)
     return total if known else -1
 
 
@@ -215,7 +162,7 @@ def sql_script(connector: SqlAlchemyConnector, sql_text: str) -> int:
     with connector.begin() as conn:
         raw = conn.execution_options(no_parameters=True)
         for statement in statements:
-            with _wrapped("sql_script", connector, statement):
+            with statement_errors("sql_script", connector, statement):
                 raw.exec_driver_sql(statement)
     return len(statements)
 
@@ -236,8 +183,8 @@ def sql_fetch_one(
         db = SqlAlchemyConnector.load("analytics")
         (count,) = sql_fetch_one(db, "SELECT count(*) FROM orders WHERE day = :d", {"d": day})
     """
-    values = _params("sql_fetch_one", parameters)
-    with _wrapped("sql_fetch_one", connector, statement), connector.begin() as conn:
+    values = bound_parameters("sql_fetch_one", parameters)
+    with statement_errors("sql_fetch_one", connector, statement), connector.begin() as conn:
         row = conn.execute(_executable(statement), values).first()
     if row is None:
         return None
@@ -260,8 +207,8 @@ def sql_fetch_all(
         db = SqlAlchemyConnector.load("analytics")
         rows = sql_fetch_all(db, "SELECT id, name FROM users WHERE plan = :p", {"p": "pro"})
     """
-    values = _params("sql_fetch_all", parameters)
-    with _wrapped("sql_fetch_all", connector, statement), connector.begin() as conn:
+    values = bound_parameters("sql_fetch_all", parameters)
+    with statement_errors("sql_fetch_all", connector, statement), connector.begin() as conn:
         result = conn.execute(_executable(statement), values)
         return _dicts(result) if as_dict else _tuples(result)
 
@@ -293,7 +240,7 @@ def sql_fetch_many(
     batch = size if size is not None else connector.fetch_size
     if batch < 1:
         raise ValueError(f"sql_fetch_many: size must be at least 1, got {batch}")
-    values = _params("sql_fetch_many", parameters)
+    values = bound_parameters("sql_fetch_many", parameters)
     stream = _stream(connector, statement, values, batch, as_dict)
     # Run the statement now, inside the task: a missing table or a refused connection is
     # this task's error, not one raised later wherever the batches are consumed.
@@ -311,7 +258,7 @@ def _stream(
     """Yields ``None`` once the statement has run (``sql_fetch_many`` consumes it), then
     the batches."""
     convert: Callable[[Iterable[Any]], list[Any]] = _dicts if as_dict else _tuples
-    with _wrapped("sql_fetch_many", connector, statement), connector.connect() as conn:
+    with statement_errors("sql_fetch_many", connector, statement), connector.connect() as conn:
         if isinstance(statement, str) and conn.dialect.driver == "psycopg":
             yield from _stream_psycopg(conn, statement, parameters, size, as_dict)
             return
@@ -371,11 +318,12 @@ def sql_query_to_dataframe(
     try:
         pd = importlib.import_module("pandas")
     except ImportError:
-        raise SqlError(
+        raise SqlDriverMissingError(
             "sql_query_to_dataframe needs pandas: pip install 'orch-sqlalchemy[pandas]'"
         ) from None
-    values = _params("sql_query_to_dataframe", parameters)
-    with _wrapped("sql_query_to_dataframe", connector, statement), connector.begin() as conn:
+    values = bound_parameters("sql_query_to_dataframe", parameters)
+    name = "sql_query_to_dataframe"
+    with statement_errors(name, connector, statement), connector.begin() as conn:
         return pd.read_sql_query(_executable(statement), conn, params=values)
 
 
@@ -410,20 +358,21 @@ def sql_load_rows(
     if chunk_size < 1:
         raise ValueError(f"{name}: chunk_size must be at least 1, got {chunk_size}")
     data, cols = rows_and_columns(rows, columns, name)
-    with connector.begin() as conn:
+    # The progress context is entered once the table is checked (a wrong column is not a
+    # transfer that stopped) and left after the commit: the summary says the rows are in.
+    with contextlib.ExitStack() as after_commit, connector.begin() as conn:
         tbl = reflect_table(conn, table, schema, name, connector)
         cols = cols if cols is not None else [c.name for c in tbl.columns]
         check_columns(tbl, cols, name)
-        progress = RowProgress(name, f"into {tbl.name}")
+        progress = after_commit.enter_context(_progress(f"{name} into {tbl.name}"))
         if conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg":
             copy_sql = _copy_statement(conn, tbl, cols)
-            with _wrapped(name, connector, copy_sql, SqlLoadError):
+            with statement_errors(name, connector, copy_sql, SqlLoadError):
                 count = _copy(conn, copy_sql, data, chunk_size, progress)
         else:
-            with _wrapped(name, connector, f"INSERT INTO {tbl.name}", SqlLoadError):
+            with statement_errors(name, connector, f"INSERT INTO {tbl.name}", SqlLoadError):
                 count = _insert_chunks(conn, tbl.insert(), cols, data, chunk_size, progress)
-    # After the commit: a closing line says the rows are in.
-    progress.done(count)
+        progress.update(count)
     return count
 
 
@@ -433,7 +382,7 @@ def _copy_statement(conn: Connection, tbl: Table, cols: Sequence[str]) -> str:
 
 
 def _copy(
-    conn: Connection, statement: str, data: Iterator[Row], chunk_size: int, progress: RowProgress
+    conn: Connection, statement: str, data: Iterator[Row], chunk_size: int, progress: Progress
 ) -> int:
     count = 0
     driver_conn: Any = conn.connection.driver_connection
@@ -457,7 +406,7 @@ def _insert_chunks(
     cols: Sequence[str],
     data: Iterator[Row],
     chunk_size: int,
-    progress: RowProgress,
+    progress: Progress,
 ) -> int:
     count = 0
     while chunk := [dict(zip(cols, row, strict=True)) for row in islice(data, chunk_size)]:
@@ -499,7 +448,8 @@ def sql_upsert(
     if chunk_size < 1:
         raise ValueError(f"{name}: chunk_size must be at least 1, got {chunk_size}")
     data, cols = rows_and_columns(rows, columns, name)
-    with connector.begin() as conn:
+    # As in sql_load_rows: progress starts once the table is checked, ends after the commit.
+    with contextlib.ExitStack() as after_commit, connector.begin() as conn:
         tbl = reflect_table(conn, table, schema, name, connector)
         cols = cols if cols is not None else [c.name for c in tbl.columns]
         check_columns(tbl, [*cols, *key_columns, *(update_columns or [])], name)
@@ -514,8 +464,8 @@ def sql_upsert(
         statement = _upsert_statement(conn, tbl, key_columns, updates, name)
         key_of = itemgetter(*[cols.index(k) for k in key_columns])
         count = 0
-        progress = RowProgress(name, f"upserted into {tbl.name}")
-        with _wrapped(name, connector, f"INSERT INTO {tbl.name} … (upsert)", SqlLoadError):
+        progress = after_commit.enter_context(_progress(f"{name} into {tbl.name}"))
+        with statement_errors(name, connector, f"INSERT INTO {tbl.name} … (upsert)", SqlLoadError):
             while chunk := list(islice(data, chunk_size)):
                 # One multi-row statement may not touch a key twice (PostgreSQL refuses):
                 # keep the last row per key.
@@ -523,7 +473,6 @@ def sql_upsert(
                 conn.execute(statement, [dict(zip(cols, r, strict=True)) for r in latest.values()])
                 count += len(chunk)
                 progress.update(count)
-    progress.done(count)
     return count
 
 

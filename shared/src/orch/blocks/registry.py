@@ -4,7 +4,7 @@ Types come from two places: packages declare theirs in the entry-point group
 ``orch.blocks`` (name = slug, value = ``module:Class``), and any ``Block`` subclass
 registers itself when its class statement runs (users' own blocks). Looking up one slug
 imports only that type's module; a saved block whose package is missing names the
-distribution to install.
+distribution to install, as does any type of an orch package (``orch._catalog``).
 """
 
 from __future__ import annotations
@@ -70,6 +70,13 @@ def get_block_class(slug: str, origin: TypeOrigin | None = None) -> type[Block]:
     if origin is not None and origin.distribution:
         raise BlockTypeNotFoundError(
             f"block type {slug!r} is not installed: pip install {origin.distribution}"
+        )
+    from orch._catalog import BLOCK_TYPES
+
+    # A type of an orch package that is not installed here: name it before any import.
+    if slug in BLOCK_TYPES:
+        raise BlockTypeNotFoundError(
+            f"block type {slug!r} is not installed: pip install {BLOCK_TYPES[slug]}"
         )
     where = f" (defined in {origin.module})" if origin is not None and origin.module else ""
     raise BlockTypeNotFoundError(

@@ -220,14 +220,17 @@ def prune(
     ],
     as_json: JsonOpt = False,
 ) -> None:
-    """Delete finished runs started longer ago than ``--older-than`` (with tasks and logs)."""
+    """Delete finished runs started longer ago than ``--older-than`` (with tasks and logs),
+    and every expired cached result (with its file)."""
     from orch import history
+    from orch.engine import cache
 
     counts = history.prune(parse_age(older_than))
+    counts["cached_results"] = cache.clear_expired()
     if as_json:
         emit_json(counts)
         return
     typer.echo(
         f"deleted {counts['flow_runs']} flow runs, {counts['task_runs']} task runs, "
-        f"{counts['logs']} log lines"
+        f"{counts['logs']} log lines, {counts['cached_results']} expired cached results"
     )

@@ -203,6 +203,28 @@ def save(task: Task[Any, Any], key: str, value: Any, expiration: timedelta | Non
             )
     except SecretKeyError as exc:
         _log.warning("result of task %r not cached: %s", task.name, exc)
+        return
+    _prune_now_and_then()
+
+
+# Expired entries are pruned by the process that writes the cache, at most this often, so
+# the table and the results folder stay bounded without a service to run.
+PRUNE_EVERY_SECONDS = 3600.0
+_last_prune: dict[str, float] = {}
+
+
+def _prune_now_and_then() -> None:
+    from orch.store import get_store
+
+    url, now = get_store().url, time.monotonic()
+    last = _last_prune.get(url)
+    if last is not None and now - last < PRUNE_EVERY_SECONDS:
+        return
+    _last_prune[url] = now
+    try:
+        clear_expired()
+    except Exception as exc:  # pruning is housekeeping: never fail the task for it
+        _log.warning("expired cached results not pruned: %s", exc)
 
 
 def _place(key: str, sealed: bytes) -> tuple[bytes | None, str | None]:

@@ -119,8 +119,9 @@ def revealed() -> tuple[str, ...]:
     """The values revealed so far, for a worker process to :func:`remember` (never log them).
 
     Example:
-        >>> revealed()
-        ()
+        >>> remember("s3cr3t-value")
+        >>> "s3cr3t-value" in revealed()
+        True
     """
     if not _values:
         return ()

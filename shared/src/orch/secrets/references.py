@@ -19,18 +19,11 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import parse_qsl
 
+from orch._catalog import SCHEMES as _PACKAGE_SCHEMES
 from orch.errors import SecretReferenceError
 
 Resolved = str | bytes | Mapping[str, Any]
 Resolver = Callable[["SecretRef"], Resolved]
-
-# Schemes served by orch packages, so that an error can name the distribution to install.
-PLUGIN_DISTRIBUTIONS = {
-    "aws-sm": "orch-aws",
-    "gcp-sm": "orch-gcp",
-    "azure-kv": "orch-azure",
-    "vault": "orch-vault",
-}
 
 # Used with fullmatch (a ``$`` would also match before a trailing newline).
 _REF = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*)://(?P<rest>.*)", re.DOTALL)
@@ -144,14 +137,13 @@ def register_resolver(scheme: str, resolver: Resolver) -> None:
 
 
 def known_schemes() -> set[str]:
-    """Schemes that may be used: registered, installed, or served by an orch package."""
-    return (
-        {"env", "file"} | set(_registered) | set(_scan_entry_points()) | set(PLUGIN_DISTRIBUTIONS)
-    )
+    """Schemes that may be used: registered, installed, or served by an orch package
+    (``orch._catalog``, generated from the packages' entry points, even when not installed)."""
+    return {"env", "file"} | set(_registered) | set(_scan_entry_points()) | set(_PACKAGE_SCHEMES)
 
 
 def is_known_scheme(scheme: str) -> bool:
-    if scheme in ("env", "file") or scheme in _registered or scheme in PLUGIN_DISTRIBUTIONS:
+    if scheme in ("env", "file") or scheme in _registered or scheme in _PACKAGE_SCHEMES:
         return True
     return scheme in _scan_entry_points()
 
@@ -170,7 +162,7 @@ def get_resolver(scheme: str) -> Resolver:
         with _registry_lock:
             _registered.setdefault(scheme, loaded)
         return loaded
-    dist = PLUGIN_DISTRIBUTIONS.get(scheme)
+    dist = _PACKAGE_SCHEMES.get(scheme)
     hint = f": pip install {dist}" if dist else ""
     raise SecretReferenceError(f"no resolver is installed for {scheme}:// references{hint}")
 

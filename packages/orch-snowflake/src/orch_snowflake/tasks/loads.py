@@ -19,12 +19,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from orch import task
+from orch.integration import Progress
 
-from orch_snowflake._progress import BYTES_THRESHOLD, ROWS_THRESHOLD, Progress
+from orch_snowflake._sql import file_format_clause, quote_name, table_name
 from orch_snowflake.connector import DedicatedSession, SnowflakeConnector
-from orch_snowflake.errors import SnowflakeError, SnowflakeLoadError, SnowflakeQueryError
-from orch_snowflake.queries import _columns, _require
-from orch_snowflake.sql import file_format_clause, quote_name, table_name
+from orch_snowflake.errors import SnowflakeError, SnowflakeLoadError, SnowflakeQueryError, label
+from orch_snowflake.tasks.queries import BYTES_THRESHOLD, ROWS_THRESHOLD, _columns, _require
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -107,9 +107,10 @@ def snowflake_load_dataframe(
 
     Names are quoted by :func:`quote_name` (plain names upper-cased, as Snowflake does).
 
-    Progress: a log line at each quarter of the rows staged, one when ``COPY INTO``
-    starts and one at the end (through the run logger inside a run). ``progress=None``
-    logs only frames of 100,000 rows or more; ``True`` always, ``False`` never.
+    Progress (the kit's :class:`~orch.integration.Progress`): the rows staged, as a bar
+    on a terminal or a line every 10 s through the run logger otherwise, a line when
+    ``COPY INTO`` starts and a summary at the end. ``progress=None`` reports only frames
+    of 100,000 rows or more; ``True`` always, ``False`` never.
 
     Example:
         import pandas as pd
@@ -141,7 +142,7 @@ def snowflake_load_dataframe(
             return pa.Table.from_pandas(df.iloc[start : start + chunk_rows], preserve_index=False)
         except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
             raise SnowflakeLoadError(
-                f"{task_name} on {connector.display_name()}: the frame for {target} can't be "
+                f"{task_name} on {label(connector)}: the frame for {target} can't be "
                 f"written as Parquet (nothing was loaded): {exc}"
             ) from exc
 
@@ -149,16 +150,17 @@ def snowflake_load_dataframe(
     columns = [f"{quote_name(field.name)} {_snowflake_type(field.type)}" for field in first.schema]
     ddl_columns = ", ".join(columns)
     meter = Progress(
-        f"{task_name} into {target} on {connector.display_name()}",
-        total,
-        "rows",
-        progress,
-        large=total >= ROWS_THRESHOLD,
+        f"{task_name} into {target} on {label(connector)}",
+        total=total,
+        unit="rows",
+        enabled=progress if progress is not None else total >= ROWS_THRESHOLD,
+        logger="orch_snowflake",
     )
-    meter.start(f"staging Parquet files of up to {chunk_rows:,} rows")
+    meter.note(f"staging Parquet files of up to {chunk_rows:,} rows ({total:,} rows)")
     # A session of our own: the temporary stage and tables live in it, and the copy
     # commits alone (no other thread's statement can join the transaction).
     with (
+        meter,
         tempfile.TemporaryDirectory(prefix="orch-snowflake-") as tmp,
         connector.dedicated_session() as session,
         _temporary_stage(session, task_name) as stage,
@@ -184,9 +186,9 @@ def snowflake_load_dataframe(
         try:
             loaded = _load(session, task_name, target, mode, ddl_columns, copy, total)
         except BaseException:
-            meter.stopped(f"failed; {target} is as it was", "staged")
+            meter.failed(f"failed; {target} is as it was")
             raise
-    meter.finish("loaded", loaded)
+        meter.finish("loaded", loaded)
     return loaded
 
 
@@ -203,7 +205,7 @@ def _load(
         try:
             return session.execute(statement, task=task_name)
         except SnowflakeQueryError as exc:
-            raise SnowflakeLoadError(str(exc)) from exc.__cause__
+            raise SnowflakeLoadError(str(exc), code=exc.code) from exc.__cause__
 
     def copy_into(table: str) -> int:
         if not expected:
@@ -215,7 +217,7 @@ def _load(
             loaded = _copy_rows(cur)
             if loaded != expected:
                 raise SnowflakeLoadError(
-                    f"{task_name} on {session.connector.display_name()}: {expected} rows "
+                    f"{task_name} on {label(session.connector)}: {expected} rows "
                     f"were staged for {target} but COPY INTO "
                     f"reported {loaded}; the copy was rolled back"
                 )
@@ -266,9 +268,10 @@ def snowflake_put_and_copy(
     on the first error, so either every file is loaded or none. Parquet/ORC/Avro columns
     are matched by name. Returns COPY INTO's report, one dict per file.
 
-    Progress: a log line at each quarter of the files uploaded, one when ``COPY INTO``
-    starts and one at the end (through the run logger inside a run). ``progress=None``
-    logs only when the files add up to 8 MiB or more; ``True`` always, ``False`` never.
+    Progress (the kit's :class:`~orch.integration.Progress`): the files uploaded, as a
+    bar on a terminal or a line every 10 s through the run logger otherwise, a line when
+    ``COPY INTO`` starts and a summary at the end. ``progress=None`` reports only when
+    the files add up to 8 MiB or more; ``True`` always, ``False`` never.
 
     Example:
         from orch_snowflake import SnowflakeConnector, snowflake_put_and_copy
@@ -283,22 +286,21 @@ def snowflake_put_and_copy(
     pattern = os.fspath(path_or_glob)
     files = sorted(glob.glob(os.path.expanduser(pattern)))
     if not files:
-        raise SnowflakeLoadError(
-            f"{task_name} on {connector.display_name()}: no file matches {pattern!r}"
-        )
+        raise SnowflakeLoadError(f"{task_name} on {label(connector)}: no file matches {pattern!r}")
     target = table_name(table)
     fmt = file_format_clause(file_format)
     by_name = any(k in fmt for k in ("PARQUET", "ORC", "AVRO"))
     prefix = f"orch-{uuid.uuid4().hex[:12]}"
+    large = sum(os.path.getsize(f) for f in files) >= BYTES_THRESHOLD
     meter = Progress(
-        f"{task_name} into {target} on {connector.display_name()}",
-        len(files),
-        "files",
-        progress,
-        large=sum(os.path.getsize(f) for f in files) >= BYTES_THRESHOLD,
+        f"{task_name} into {target} on {label(connector)}",
+        total=len(files),
+        unit="files",
+        enabled=progress if progress is not None else large,
+        logger="orch_snowflake",
     )
-    meter.start("uploading")
-    with contextlib.ExitStack() as stack:
+    meter.note(f"uploading ({len(files)} files)")
+    with meter, contextlib.ExitStack() as stack:
         session = stack.enter_context(connector.dedicated_session())
         if stage is None:
             base = stack.enter_context(_temporary_stage(session, task_name))
@@ -322,7 +324,7 @@ def snowflake_put_and_copy(
                 names = [n.lower() for n in _columns(cur)]
                 report = [dict(zip(names, row, strict=False)) for row in cur.fetchall()]
         except SnowflakeQueryError as exc:
-            meter.stopped(f"failed; {target} is as it was", "uploaded")
-            raise SnowflakeLoadError(str(exc)) from exc.__cause__
-    meter.finish("copied", len(report))
+            meter.failed(f"failed; {target} is as it was")
+            raise SnowflakeLoadError(str(exc), code=exc.code) from exc.__cause__
+        meter.finish("copied", len(report))
     return report

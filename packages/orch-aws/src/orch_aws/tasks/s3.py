@@ -1,10 +1,12 @@
 """S3 tasks: upload, download, list, copy, move, delete, exists.
 
-Each task takes an :class:`~orch_aws.s3.S3Bucket` first and plain values after, and
+Each task takes an :class:`~orch_aws.S3Bucket` first and plain values after, and
 returns plain Python data; keys are relative to the bucket's ``bucket_folder``. The client
 comes from the bucket's credentials (cached per process); transfers go through boto3's own
 transfer manager, the engine of ``upload_file``/``download_file``, so throughput is the
-SDK's. Also importable from :mod:`orch_aws.tasks` and :mod:`orch_aws`.
+SDK's. Progress goes through the kit's ``Progress`` (logger ``orch_aws``): a bar on a
+terminal, lines in the run's log otherwise. Also importable from :mod:`orch_aws.tasks` and
+:mod:`orch_aws`.
 """
 
 from __future__ import annotations
@@ -18,10 +20,10 @@ from pathlib import Path
 from typing import IO, Any
 
 from orch import task
+from orch.integration import Progress, block_label
 
-from orch_aws._progress import Progress
-from orch_aws.errors import S3Error, aws_errors, describe, s3_error, s3_key_errors
-from orch_aws.s3 import S3Bucket
+from orch_aws.connector import S3Bucket
+from orch_aws.errors import S3Error, aws_errors, s3_error, s3_key_errors
 
 __all__ = ["s3_copy", "s3_delete", "s3_download", "s3_exists", "s3_list", "s3_move", "s3_upload"]
 
@@ -58,10 +60,20 @@ def _manager(bucket: S3Bucket, part_size: int, max_concurrency: int) -> Any:
 def _client(bucket: S3Bucket, action: str) -> Any:
     """The bucket's cached client; one that cannot be built (a missing profile, say) is an
     error naming the bucket and its block, like any failed call."""
-    try:
-        return bucket.get_client()
-    except aws_errors() as exc:
-        raise s3_error(exc, action=action, bucket=bucket, bucket_name=bucket.bucket_name) from exc
+    return bucket._client(action)
+
+
+def _progress(description: str, total: int, progress: bool | None) -> Progress:
+    """The kit's reporter: ``None`` skips the summary of quick transfers (under a second),
+    so a log of many small objects stays short; ``False`` is silent."""
+    return Progress(
+        description,
+        total=total or None,
+        unit="bytes",
+        enabled=progress is not False,
+        min_seconds=1.0 if progress is None else 0.0,
+        logger="orch_aws",
+    )
 
 
 class _KnownObject:
@@ -127,14 +139,15 @@ def _safe_join(root: Path, relative: str, *, bucket: S3Bucket, key: str) -> Path
     if relative.startswith("/") or any(p in ("..", ".") for p in parts) or "\\" in relative:
         raise S3Error(
             f"s3_download: refused key {key!r} of bucket {bucket.bucket_name!r} (block "
-            f"{describe(bucket)}): it would be written outside the target directory {str(root)!r}",
+            f"{block_label(bucket)}): it would be written outside the target directory "
+            f"{str(root)!r}",
             "UnsafeKey",
         )
     dest = (root / relative).resolve()
     if not dest.is_relative_to(root.resolve()):
         raise S3Error(
             f"s3_download: refused key {key!r} of bucket {bucket.bucket_name!r} (block "
-            f"{describe(bucket)}): it resolves outside {str(root)!r}",
+            f"{block_label(bucket)}): it resolves outside {str(root)!r}",
             "UnsafeKey",
         )
     return dest
@@ -202,7 +215,7 @@ def s3_upload(
     target = f"s3://{bucket.bucket_name}/{bucket.object_key(key)}"
     current = key
     try:
-        with Progress(f"upload {target}", total, progress) as bar:
+        with _progress(f"s3_upload {target}", total, progress) as bar:
             with _manager(bucket, part_size, max_concurrency) as manager:
                 futures = []
                 for item, rel, _ in uploads:
@@ -302,7 +315,9 @@ def _download_bytes(
     known = _head(bucket, full, "s3_download")
     buffer = io.BytesIO()
     try:
-        with Progress(f"download s3://{bucket.bucket_name}/{full}", known.size, progress) as bar:
+        with _progress(
+            f"s3_download s3://{bucket.bucket_name}/{full}", known.size, progress
+        ) as bar:
             with _manager(bucket, part_size, max_concurrency) as manager:
                 manager.download(
                     bucket.bucket_name, full, buffer, subscribers=_subscribers(bar, known)
@@ -323,9 +338,9 @@ def _download_files(
 ) -> None:
     temps: list[tuple[str, Path]] = []
     current = plan[0][0] if plan else ""
-    desc = f"download s3://{bucket.bucket_name}/{current}" + (" ..." if len(plan) > 1 else "")
+    desc = f"s3_download s3://{bucket.bucket_name}/{current}" + (" ..." if len(plan) > 1 else "")
     try:
-        with Progress(desc, sum(known.size for _, _, known in plan), progress) as bar:
+        with _progress(desc, sum(known.size for _, _, known in plan), progress) as bar:
             with _manager(bucket, part_size, max_concurrency) as manager:
                 futures = []
                 for full, dest, known in plan:
@@ -361,10 +376,28 @@ def _download_files(
 
 
 def _iter_objects(bucket: S3Bucket, prefix: str, action: str) -> Iterator[dict[str, Any]]:
+    """The objects under ``prefix``: the first page is asked for now (so a missing bucket
+    or a denied listing raises here, in the caller's task), the others while iterating."""
     client = _client(bucket, action)
     paginator = client.get_paginator("list_objects_v2")
+    pages = iter(paginator.paginate(Bucket=bucket.bucket_name, Prefix=prefix))
     try:
-        for page in paginator.paginate(Bucket=bucket.bucket_name, Prefix=prefix):
+        first = next(pages, None)
+    except aws_errors() as exc:
+        raise s3_error(
+            exc, action=action, bucket=bucket, bucket_name=bucket.bucket_name, key=None
+        ) from exc
+    return _rest_of_listing(bucket, action, first, pages)
+
+
+def _rest_of_listing(
+    bucket: S3Bucket, action: str, first: dict[str, Any] | None, pages: Iterator[dict[str, Any]]
+) -> Iterator[dict[str, Any]]:
+    if first is None:
+        return
+    yield from first.get("Contents", ())
+    try:
+        for page in pages:
             yield from page.get("Contents", ())
     except aws_errors() as exc:
         raise s3_error(
@@ -386,7 +419,11 @@ def _glob_literal(pattern: str) -> str:
 def s3_list(
     bucket: S3Bucket, prefix: str = "", glob: str | None = None
 ) -> Iterator[dict[str, Any]]:
-    """Objects under ``prefix``, lazily, page by page (1,000 keys a request).
+    """Objects under ``prefix``, page by page (1,000 keys a request).
+
+    The first page is listed inside the task, so a missing bucket or a denied listing
+    fails the task (retried, recorded in the run history); the task then returns an
+    iterator that lists the next pages as it is consumed (bounded memory).
 
     ``glob`` filters keys (relative to ``bucket_folder``) with shell wildcards; ``*``
     also matches ``/``. Its literal beginning narrows the listing on the server. Yields
@@ -399,18 +436,21 @@ def s3_list(
         for obj in s3_list(S3Bucket.load("sales-raw"), prefix="2024/", glob="*.parquet"):
             print(obj["key"], obj["size"])
     """
-    return _list(bucket, prefix, glob)
-
-
-def _list(bucket: S3Bucket, prefix: str, glob: str | None) -> Iterator[dict[str, Any]]:
     effective = prefix
     if glob is not None:
         literal = _glob_literal(glob)
         if literal.startswith(prefix):
             effective = literal
         elif not prefix.startswith(literal):
-            return  # the glob cannot match anything under prefix
-    for obj in _iter_objects(bucket, bucket.object_key(effective), "s3_list"):
+            return iter(())  # the glob cannot match anything under prefix
+    objects = _iter_objects(bucket, bucket.object_key(effective), "s3_list")
+    return _entries(bucket, objects, glob)
+
+
+def _entries(
+    bucket: S3Bucket, objects: Iterator[dict[str, Any]], glob: str | None
+) -> Iterator[dict[str, Any]]:
+    for obj in objects:
         rel = bucket.relative_key(obj["Key"])
         if glob is not None and not fnmatch.fnmatchcase(rel, glob):
             continue

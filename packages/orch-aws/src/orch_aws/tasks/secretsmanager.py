@@ -1,7 +1,7 @@
 """Secrets Manager tasks: read, create, update and delete a secret.
 
-Each task takes :class:`~orch_aws.credentials.AwsCredentials` and a secret name, or an
-:class:`~orch_aws.secrets_manager.AwsSecret` block in place of both. Also importable
+Each task takes :class:`~orch_aws.AwsCredentials` and a secret name, or an
+:class:`~orch_aws.AwsSecret` block in place of both. Also importable
 from :mod:`orch_aws.tasks` and :mod:`orch_aws`. To put a secret *into another block's
 field*, use an ``aws-sm://`` reference instead (:mod:`orch_aws.resolver`).
 """
@@ -11,12 +11,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from orch import task
-from orch.secrets import SecretStr
+from orch import SecretStr, task
+from orch.integration import remember_secret
 
+from orch_aws.connector import AwsSecret
 from orch_aws.credentials import AwsCredentials
 from orch_aws.errors import aws_errors, secret_error
-from orch_aws.secrets_manager import AwsSecret
 
 __all__ = ["create_secret", "delete_secret", "read_secret", "update_secret"]
 
@@ -67,8 +67,6 @@ def read_secret(
         creds = AwsCredentials.load("prod")
         password = read_secret(creds, "prod/warehouse", as_json=True)["password"]
     """
-    from orch.redaction import remember
-
     creds, secret_name = _target(credentials, name)
     kwargs: dict[str, Any] = {"SecretId": secret_name}
     if version_id:
@@ -84,14 +82,14 @@ def read_secret(
         if response.get("SecretString") is not None
         else bytes(response["SecretBinary"])
     )
-    remember(value)
+    remember_secret(value)
     if not as_json:
         return value
     try:
         parsed = json.loads(value)
     except ValueError:
         raise ValueError(f"read_secret: secret {secret_name!r} is not JSON") from None
-    remember(parsed)
+    remember_secret(parsed)
     return parsed
 
 

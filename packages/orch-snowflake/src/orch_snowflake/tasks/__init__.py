@@ -4,11 +4,12 @@ Each task takes the connector first, then plain values, and returns plain Python
 (or pandas/Arrow with the ``pandas`` extra); ``task.fn`` is the bare function, usable
 without the orch runtime. They live in modules named for what they do:
 
-- :mod:`orch_snowflake.queries`: ``snowflake_query``, ``snowflake_multiquery``,
+- :mod:`orch_snowflake.tasks.queries`: ``snowflake_query``, ``snowflake_multiquery``,
   ``snowflake_fetch_many`` (streamed), ``snowflake_query_pandas``,
   ``snowflake_query_arrow``, ``snowflake_execute_async`` + ``snowflake_wait_for_query``;
-- :mod:`orch_snowflake.loads`: ``snowflake_load_dataframe``, ``snowflake_put_and_copy``;
-- :mod:`orch_snowflake.sql`: ``quote_name`` and ``table_name``, how names are quoted.
+- :mod:`orch_snowflake.tasks.loads`: ``snowflake_load_dataframe``, ``snowflake_put_and_copy``;
+- :mod:`orch_snowflake._sql`: how names are quoted (``quote_name`` and ``table_name``,
+  exported here).
 
 Example:
     from orch_snowflake.tasks import snowflake_query
@@ -16,13 +17,13 @@ Example:
 
 from __future__ import annotations
 
-from orch_snowflake.connector import sdk_message
-from orch_snowflake.loads import (
+from orch_snowflake._sql import quote_name, table_name
+from orch_snowflake.tasks.loads import (
     DEFAULT_CHUNK_ROWS,
     snowflake_load_dataframe,
     snowflake_put_and_copy,
 )
-from orch_snowflake.queries import (
+from orch_snowflake.tasks.queries import (
     Row,
     snowflake_execute_async,
     snowflake_fetch_many,
@@ -32,13 +33,11 @@ from orch_snowflake.queries import (
     snowflake_query_pandas,
     snowflake_wait_for_query,
 )
-from orch_snowflake.sql import quote_name, table_name
 
 __all__ = [
     "DEFAULT_CHUNK_ROWS",
     "Row",
     "quote_name",
-    "sdk_message",
     "snowflake_execute_async",
     "snowflake_fetch_many",
     "snowflake_load_dataframe",

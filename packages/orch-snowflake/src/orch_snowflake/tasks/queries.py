@@ -10,15 +10,23 @@ statement's first line, with the connector's exception as ``__cause__``.
 from __future__ import annotations
 
 import io
+import logging
 import time
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from orch import task
+from orch.integration import Progress, first_line, run_logger_or
 
-from orch_snowflake._progress import ROWS_THRESHOLD, Progress, current_logger
-from orch_snowflake.connector import Params, SnowflakeConnector, first_line
-from orch_snowflake.errors import SnowflakeError, SnowflakeQueryError, SnowflakeTimeoutError
+from orch_snowflake.connector import Params, SnowflakeConnector
+from orch_snowflake.errors import (
+    SnowflakeDependencyError,
+    SnowflakeError,
+    SnowflakeQueryError,
+    SnowflakeTimeoutError,
+    label,
+    query_error,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -26,6 +34,10 @@ if TYPE_CHECKING:
     from snowflake.connector.cursor import SnowflakeCursor
 
 Row = tuple[Any, ...]
+
+# Below these, a transfer is quick: with ``progress=None`` it reports nothing.
+ROWS_THRESHOLD = 100_000
+BYTES_THRESHOLD = 8 * 1024 * 1024
 
 
 def _columns(cur: SnowflakeCursor) -> list[str]:
@@ -108,14 +120,16 @@ def snowflake_fetch_many(
 ) -> Iterator[list[Row]] | Iterator[list[dict[str, Any]]]:
     """Stream a query's rows in batches of ``size`` (default: the connector's ``fetch_size``).
 
-    The statement runs when the task runs (so its errors and retries belong to the task);
-    the rows are then read as the batches are consumed, from the result chunks Snowflake
-    serves, so memory stays about one batch plus the connector's chunk prefetch. Close the
-    iterator (``it.close()``) to stop early.
+    The statement runs inside the task call (so a bad query, a refused login or a missing
+    table fails the task: retried, and recorded in the run history); the task then
+    returns an iterator of batches, read from the result chunks Snowflake serves as they
+    are consumed, so memory stays about one batch plus the connector's chunk prefetch.
+    Consume it, or close it (``it.close()``) to stop early: that closes the cursor.
 
-    Progress: a log line at each quarter of the rows and one at the end (through the run
-    logger inside a run). ``progress=None`` logs only results of 100,000 rows or more;
-    ``True`` always, ``False`` never.
+    Progress (the kit's :class:`~orch.integration.Progress`): the rows read, as a bar on
+    a terminal or a line every 10 s through the run logger otherwise, and a summary at
+    the end (or, if closed early, how far it got). ``progress=None`` reports only results
+    of 100,000 rows or more; ``True`` always, ``False`` never.
 
     Example:
         from orch_snowflake import SnowflakeConnector, snowflake_fetch_many
@@ -127,51 +141,59 @@ def snowflake_fetch_many(
     batch = connector.fetch_size if size is None else size
     if batch < 1:
         raise ValueError(f"snowflake_fetch_many: size must be at least 1, got {batch}")
-    cur = connector.execute(query, params, task="snowflake_fetch_many")
-    # Snowflake reports the result's row count with the first response: no extra query.
-    total = cur.rowcount if cur.rowcount is not None and cur.rowcount >= 0 else None
-    meter = Progress(
-        f"snowflake_fetch_many on {connector.display_name()}: {first_line(query)!r}",
-        total,
-        "rows",
-        progress,
-        large=total is None or total >= ROWS_THRESHOLD,
-    )
-    return _batches(connector, cur, query, batch, as_dicts, meter)
+    stream = _batches(connector, query, params, batch, as_dicts, progress)
+    # The first round trip (the statement runs) happens now, inside the task: its errors
+    # are the task's, not the iterator's, and a stream closed unread still closes its
+    # cursor (a generator that never started would skip its `finally`).
+    next(stream)
+    return stream
 
 
 def _batches(
     connector: SnowflakeConnector,
-    cur: SnowflakeCursor,
     query: str,
+    params: Params,
     size: int,
     as_dicts: bool,
-    meter: Progress,
+    progress: bool | None,
 ) -> Iterator[Any]:
+    """Yields ``None`` once the statement has run (``snowflake_fetch_many`` consumes it),
+    then the batches."""
     from snowflake.connector.errors import Error
 
-    names = _columns(cur)
+    cur = connector.execute(query, params, task="snowflake_fetch_many")
     try:
-        meter.start("streaming")
-        while True:
+        names = _columns(cur)
+        # Snowflake reports the result's row count with the first response: no extra query.
+        total = cur.rowcount if cur.rowcount is not None and cur.rowcount >= 0 else None
+        meter = Progress(
+            f"snowflake_fetch_many on {label(connector)}: {first_line(query)!r}",
+            total=total,
+            unit="rows",
+            enabled=progress if progress is not None else total is None or total >= ROWS_THRESHOLD,
+            logger="orch_snowflake",
+        )
+        yield None
+        with meter:
             try:
-                rows = cur.fetchmany(size)
-            except Error as exc:
-                raise connector.query_error("snowflake_fetch_many", query, exc) from exc
-            if not rows:
-                meter.finish("fetched")
-                return
-            meter.advance(len(rows))
-            if as_dicts:
-                yield [dict(zip(names, row, strict=True)) for row in rows]
-            else:
-                yield [tuple(row) for row in rows]
-    except GeneratorExit:
-        meter.stopped("closed by the reader", "read")
-        raise
-    except BaseException:
-        meter.stopped("failed", "read")
-        raise
+                while True:
+                    try:
+                        rows = cur.fetchmany(size)
+                    except Error as exc:
+                        raise query_error(
+                            exc, connector, task="snowflake_fetch_many", statement=query
+                        ) from exc
+                    if not rows:
+                        meter.finish("fetched")
+                        return
+                    meter.advance(len(rows))
+                    if as_dicts:
+                        yield [dict(zip(names, row, strict=True)) for row in rows]
+                    else:
+                        yield [tuple(row) for row in rows]
+            except GeneratorExit:
+                meter.failed("closed by the reader")
+                raise
     finally:
         cur.close()
 
@@ -195,7 +217,9 @@ def snowflake_query_pandas(
         except SnowflakeError:
             raise
         except Exception as exc:
-            raise connector.query_error("snowflake_query_pandas", query, exc) from exc
+            raise query_error(
+                exc, connector, task="snowflake_query_pandas", statement=query
+            ) from exc
 
 
 @task
@@ -217,14 +241,18 @@ def snowflake_query_arrow(
         except SnowflakeError:
             raise
         except Exception as exc:
-            raise connector.query_error("snowflake_query_arrow", query, exc) from exc
+            raise query_error(
+                exc, connector, task="snowflake_query_arrow", statement=query
+            ) from exc
 
 
 def _require(module: str, extra: str) -> None:
     import importlib.util
 
     if importlib.util.find_spec(module) is None:
-        raise SnowflakeError(f"this task needs {module}: pip install 'orch-snowflake[{extra}]'")
+        raise SnowflakeDependencyError(
+            f"this task needs {module}: pip install 'orch-snowflake[{extra}]'"
+        )
 
 
 # --- asynchronous queries ---------------------------------------------------------------------
@@ -252,11 +280,13 @@ def snowflake_execute_async(
         try:
             cur.execute_async(query, params)
         except Error as exc:
-            raise connector.query_error("snowflake_execute_async", query, exc) from exc
+            raise query_error(
+                exc, connector, task="snowflake_execute_async", statement=query
+            ) from exc
         query_id = cur.sfqid
     if not query_id:
         raise SnowflakeQueryError(
-            f"snowflake_execute_async on {connector.display_name()}: Snowflake returned no "
+            f"snowflake_execute_async on {label(connector)}: Snowflake returned no "
             f"query id for {first_line(query)!r}"
         )
     return str(query_id)
@@ -282,21 +312,23 @@ def snowflake_wait_for_query(
     from snowflake.connector.errors import Error
 
     conn = connector.get_connection()
-    label = f"query {query_id}"
+    what = f"query {query_id}"
     deadline = None if timeout_seconds is None else time.monotonic() + timeout_seconds
     delay = min(0.05, poll_interval)
     while True:
         try:
             status = conn.get_query_status_throw_if_error(query_id)
         except Error as exc:
-            raise connector.query_error("snowflake_wait_for_query", label, exc) from exc
+            raise query_error(
+                exc, connector, task="snowflake_wait_for_query", statement=what
+            ) from exc
         if not conn.is_still_running(status):
             break
         if deadline is not None and time.monotonic() >= deadline:
             if cancel_on_timeout:
                 _cancel(connector, query_id)
             raise SnowflakeTimeoutError(
-                f"snowflake_wait_for_query on {connector.display_name()}: {label} did not "
+                f"snowflake_wait_for_query on {label(connector)}: {what} did not "
                 f"finish within {timeout_seconds} s"
                 + (" and was cancelled" if cancel_on_timeout else "")
             )
@@ -308,7 +340,9 @@ def snowflake_wait_for_query(
             cur.get_results_from_sfqid(query_id)
             return [tuple(r) for r in cur.fetchall()]
         except Error as exc:
-            raise connector.query_error("snowflake_wait_for_query", label, exc) from exc
+            raise query_error(
+                exc, connector, task="snowflake_wait_for_query", statement=what
+            ) from exc
 
 
 def _cancel(connector: SnowflakeConnector, query_id: str) -> None:
@@ -317,4 +351,6 @@ def _cancel(connector: SnowflakeConnector, query_id: str) -> None:
             "SELECT SYSTEM$CANCEL_QUERY(%s)", [query_id], task="snowflake_wait_for_query"
         ).close()
     except SnowflakeQueryError as exc:
-        current_logger().warning("could not cancel Snowflake query %s: %s", query_id, exc)
+        run_logger_or(logging.getLogger("orch_snowflake")).warning(
+            "could not cancel Snowflake query %s: %s", query_id, exc
+        )
