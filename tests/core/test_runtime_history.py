@@ -152,7 +152,7 @@ def test_orch_runs_cli_ls_show_logs_prune_json(any_store: str) -> None:
     assert bad_age.returncode != 0 and "not an age" in bad_age.stderr
 
     kept = json.loads(orch_cli("runs", "prune", "--older-than", "30d", "--json").stdout)
-    assert kept == {"flow_runs": 0, "task_runs": 0, "logs": 0}
+    assert kept == {"flow_runs": 0, "task_runs": 0, "logs": 0, "cached_results": 0}
     time.sleep(0.05)
     pruned = json.loads(orch_cli("runs", "prune", "--older-than", "0s", "--json").stdout)
     assert pruned["flow_runs"] == 2 and pruned["task_runs"] == 3 and pruned["logs"] > 0
