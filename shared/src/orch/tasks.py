@@ -176,11 +176,7 @@ class Task(Generic[P, R]):
         self._signature: inspect.Signature | None = None
         # The common case (no option that needs work around the call) takes a short path.
         self._plain = not (
-            self.retries
-            or timeout_seconds
-            or cache_key_fn
-            or concurrency_limit
-            or self.is_async
+            self.retries or timeout_seconds or cache_key_fn or concurrency_limit or self.is_async
         )
         self._has_hooks = bool(self.on_completion_hooks or self.on_failure_hooks)
         self._options = {
@@ -341,12 +337,8 @@ class Task(Generic[P, R]):
         n_pos = len(args)
         futures: FutureList[Any] = FutureList()
         for i in range(count):
-            call_args = tuple(
-                mapped[j][i] if j in mapped else static[j] for j in range(n_pos)
-            )
-            call_kwargs = {
-                k: (mapped[k][i] if k in mapped else static[k]) for k in kwargs
-            }
+            call_args = tuple(mapped[j][i] if j in mapped else static[j] for j in range(n_pos))
+            call_kwargs = {k: (mapped[k][i] if k in mapped else static[k]) for k in kwargs}
             futures.append(self._submit(runner, flow_ctx, call_args, call_kwargs, wait_for))
         return futures
 

@@ -74,9 +74,7 @@ def list_flow_runs(
         + (" WHERE " + " AND ".join(where) if where else "")
         + " ORDER BY f.started DESC LIMIT ?"
     )
-    rows = store.retrying(
-        lambda tx: tx.execute(sql, (*params, int(limit))).fetchall(), write=False
-    )
+    rows = store.retrying(lambda tx: tx.execute(sql, (*params, int(limit))).fetchall(), write=False)
     out = []
     for row in rows:
         d = _flow_dict(row[:-1])
@@ -168,8 +166,8 @@ def get_logs(
         raise TypeError("get_logs() takes a flow_run_id or a task_run_id")
     flush()
     store = _store()
-    column, value = ("flow_run_id", flow_run_id) if task_run_id is None else (
-        "task_run_id", task_run_id
+    column, value = (
+        ("flow_run_id", flow_run_id) if task_run_id is None else ("task_run_id", task_run_id)
     )
     rows = store.retrying(
         lambda tx: tx.execute(
