@@ -22,7 +22,7 @@ def orch_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]
 
 
 def _reset_caches() -> None:
-    from orch import redaction, references
+    from orch.secrets import redaction, references
     from orch.store import _stores
     from orch.store.keyring import forget_ciphers
 

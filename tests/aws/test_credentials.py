@@ -270,7 +270,7 @@ def test_keys_held_as_references_follow_a_rotation(
 ) -> None:
     import time
 
-    from orch import references
+    from orch.secrets import references
 
     monkeypatch.setenv("ORCH_TEST_AWS_KEY_ID", "AKIAFIRSTKEY00000001")
     monkeypatch.setenv("ORCH_TEST_AWS_SECRET", "first-Secret-1")

@@ -70,7 +70,7 @@ def test_missing_secret_and_bad_input(creds: AwsCredentials) -> None:
 
 
 def test_a_read_secret_is_redacted_from_logs(creds: AwsCredentials) -> None:
-    from orch.redaction import redact
+    from orch.secrets.redaction import redact
 
     name = unique("prod/token")
     create_secret(creds, name, "tok-very-secret-123")
@@ -208,7 +208,7 @@ def test_an_indirect_loop_back_into_the_resolver_is_a_clear_error(
     creds: AwsCredentials, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # e.g. a vault:// key whose Vault credentials are aws-sm://: here a resolver of our own.
-    from orch.references import register_resolver
+    from orch.secrets.references import register_resolver
 
     inner = unique("inner/x")
     create_secret(creds, inner, "testing")

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from orch import Block, SecretStr
-from orch.registry import installed_types
+from orch.blocks.registry import installed_types
 from orch.system_blocks import Json, Secret
 from orch.testing import BlockContract, check_secrets_typed, revealed_secrets
 
@@ -95,7 +95,7 @@ def test_listing_types_imports_no_sdk() -> None:
         "pandas",
     ]
     code = (
-        "import sys; from orch.registry import installed_types; installed_types(); "
+        "import sys; from orch.blocks.registry import installed_types; installed_types(); "
         f"print([m for m in {heavy!r} if m in sys.modules])"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from orch import Block, SecretStr
-from orch.apply import apply_file
+from orch.blocks.apply import apply_file
 from orch.errors import ConfigFileError
 
 

@@ -9,8 +9,8 @@ from typing import Any, ClassVar
 
 import pytest
 from orch import Block, SecretRef, SecretStr
-from orch.block import kebab_case
-from orch.block_store import open_block_store, row_mac
+from orch.blocks.base import kebab_case
+from orch.blocks.block_store import open_block_store, row_mac
 from orch.errors import (
     BlockConflictError,
     BlockCorruptError,

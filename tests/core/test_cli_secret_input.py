@@ -267,7 +267,7 @@ def test_inspect_without_key_shows_nested_blocks_as_names(orch_home: Path) -> No
 
 
 def test_inspect_with_another_key_changes_nothing(orch_home: Path) -> None:
-    from orch.block_store import open_block_store
+    from orch.blocks.block_store import open_block_store
     from orch.store.meta import get_meta
 
     created = orch("block", "create", "secret", "gh", "--ref", "value=env://GH_TOKEN")

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 from orch import Block, SecretRef
-from orch.block import check_block_name
+from orch.blocks.base import check_block_name
 from orch.errors import BlockError, OrchError, SecretReferenceError
-from orch.references import register_resolver
+from orch.secrets.references import register_resolver
 from orch.system_blocks import Secret
 
 MIB = 1024 * 1024

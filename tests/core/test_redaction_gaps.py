@@ -16,8 +16,8 @@ from urllib.parse import quote_plus
 
 import pytest
 from orch import flow, get_run_logger, history, task
-from orch.redaction import MASK
-from orch.secrets import SecretStr
+from orch.secrets.redaction import MASK
+from orch.secrets.types import SecretStr
 
 from tests.core.runtime_support import flush_history, orch_cli, run_python, write_script
 
@@ -63,7 +63,7 @@ def _store_files_clean(markers: tuple[str, ...]) -> None:
 # --- process pool ---------------------------------------------------------------------------
 POOL_TASKS = """
 from orch import get_run_logger, task
-from orch.secrets import SecretStr
+from orch.secrets.types import SecretStr
 
 @task
 def leak(token: str) -> str:
@@ -83,7 +83,7 @@ def reveal_own() -> None:
 POOL_FLOW = """
 import sys
 from orch import ProcessPoolTaskRunner, flow, get_run_context, history
-from orch.secrets import SecretStr
+from orch.secrets.types import SecretStr
 from pool_tasks import fail_with, leak, reveal_own
 
 @flow(name="pool-secrets", task_runner=ProcessPoolTaskRunner(max_workers=1))
@@ -264,7 +264,7 @@ def test_a_failing_task_named_by_a_secret_has_a_masked_label(
 UNCAUGHT = """
 import sys, threading
 from orch import flow, task
-from orch.secrets import SecretStr
+from orch.secrets.types import SecretStr
 
 @task
 def connect(password: str) -> None:
@@ -322,11 +322,11 @@ def test_the_exception_object_itself_is_left_as_raised() -> None:
 
 
 def test_redact_is_unchanged_without_secrets() -> None:
-    from orch import redaction
+    from orch.secrets import redaction
 
     text = "a line with 'quotes' and \\ backslashes\n" * 3
     assert redaction.redact(text) is text
-    assert not redaction.has_secrets()
+    assert not redaction.revealed()
 
 
 def test_a_flow_parameter_typed_dict_of_any_is_accepted() -> None:

@@ -1,4 +1,4 @@
-"""orch.resources: per-process clients of connector blocks, their keys, and pickling."""
+"""orch.integration.resources: per-process clients of connector blocks, their keys, and pickling."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from orch import Block, SecretRef, SecretStr
-from orch.resources import (
+from orch.integration.resources import (
     PicklesByName,
     ProcessResources,
     ResourceSlot,
@@ -186,7 +186,7 @@ def test_a_cleared_slot_drops_its_hold_without_closing() -> None:
 def test_owns_process_resource_release_keeps_an_equal_blocks_client() -> None:
     from typing import ClassVar
 
-    from orch.resources import OwnsProcessResource
+    from orch.integration.resources import OwnsProcessResource
 
     clients = _table()
 
@@ -260,7 +260,7 @@ def test_resources_are_closed_at_interpreter_exit(tmp_path: Path) -> None:
     log = tmp_path / "closed.txt"
     script = f"""
 from pathlib import Path
-from orch.resources import ProcessResources
+from orch.integration.resources import ProcessResources
 log = Path({str(log)!r})
 table = ProcessResources("exit", close=lambda name: log.open("a").write(name + "\\n"))
 table.get_or_create("k", lambda: "engine-1")

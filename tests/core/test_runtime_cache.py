@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from orch import flow, history, task
-from orch.context import TaskRunContext
+from orch.engine.context import TaskRunContext
 from orch.errors import SerializationError
 from orch.tasks import task_input_hash
 
@@ -143,7 +143,7 @@ def test_a_second_process_hits_the_cache(any_store: str, tmp_path: Path) -> None
 def test_expired_results_are_pruned_by_the_writing_process(
     orch_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from orch import cache
+    from orch.engine import cache
 
     @task(cache_key_fn=lambda ctx, params: "short-lived", cache_expiration=timedelta(seconds=0.2))
     def big() -> bytes:

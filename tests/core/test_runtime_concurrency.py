@@ -112,7 +112,7 @@ def test_lease_of_a_killed_holder_is_freed(tmp_path: Path) -> None:
 
 
 def test_expired_lease_from_another_host_is_reclaimed() -> None:
-    from orch.limits import SCHEMA
+    from orch.engine.limits import SCHEMA
     from orch.store import get_store
 
     store = get_store()

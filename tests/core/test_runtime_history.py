@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from orch import ProcessPoolTaskRunner, flow, get_run_logger, history, task
 from orch.errors import ParameterValidationError
-from orch.secrets import SecretStr
+from orch.secrets.types import SecretStr
 
 from tests.core.runtime_support import (
     flush_history,

@@ -20,7 +20,8 @@ from orch import (
     task,
     unmapped,
 )
-from orch.context import TaskRun
+from orch.engine.context import TaskRun
+from orch.engine.runs import retry_delay
 from orch.errors import MissingContextError, ParameterValidationError, SerializationError
 from orch.states import State
 from orch.tasks import Task, exponential_backoff
@@ -188,7 +189,7 @@ def test_retries_exhausted_raise_the_last_error_and_count_attempts() -> None:
 
 def test_jitter_varies_the_delay_within_bounds() -> None:
     t = task(retries=1, retry_delay_seconds=1.0, retry_jitter_factor=0.5)(lambda: None)
-    delays = {t._retry_delay(1) for _ in range(50)}
+    delays = {retry_delay(t.retry_delay_seconds, 1, t.retry_jitter_factor) for _ in range(50)}
     assert len(delays) > 10 and all(0.5 <= d <= 1.5 for d in delays)
     with pytest.raises(ValueError, match="retry_jitter_factor"):
         task(retry_jitter_factor=-1)(lambda: None)

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from orch import Block, SecretBytes, SecretDict, SecretRef, SecretStr, register_resolver
 from orch.errors import BlockValidationError, SecretReferenceError
-from orch.redaction import RedactingFilter, redact
-from orch.references import clear_cache, set_cache_ttl
+from orch.secrets.redaction import RedactingFilter, redact
+from orch.secrets.references import clear_cache, set_cache_ttl
 
 PLAIN = "pa55-w0rd-xyzzy"
 

@@ -204,7 +204,7 @@ def test_a_process_with_the_old_key_caches_under_the_rotated_key(orch_home: Path
     _save_secret("s")  # this process now holds a cipher for the first key
     assert orch("store", "rotate-key").returncode == 0
     assert value() == "fresh"
-    hit = "from orch import cache; print(cache.lookup('after-rotation'))"
+    hit = "from orch.engine import cache; print(cache.lookup('after-rotation'))"
     assert python(hit) == "(True, 'fresh')"
 
 
@@ -267,7 +267,7 @@ def test_rotation_drops_the_task_cache(orch_home: Path) -> None:
 
 def _resign(home: Path, name: str, document: str) -> None:
     """Replace a row's document and sign it: what someone holding the key could write."""
-    from orch.block_store import row_mac
+    from orch.blocks.block_store import row_mac
 
     with _db(home) as conn:
         row = conn.execute(
@@ -283,7 +283,7 @@ def _resign(home: Path, name: str, document: str) -> None:
 
 
 def _store() -> Any:
-    from orch.block_store import open_block_store
+    from orch.blocks.block_store import open_block_store
 
     return open_block_store()
 
@@ -326,7 +326,7 @@ def test_rows_cannot_be_swapped_between_names(any_store: str) -> None:
 
 
 def test_a_row_signed_with_another_key_is_refused(any_store: str) -> None:
-    from orch.block_store import row_mac
+    from orch.blocks.block_store import row_mac
 
     IntegrityLogin(host="db.internal", port=5432, password=PLAIN).save("prod")
     store = _store()

@@ -257,6 +257,7 @@ def test_history_batch_whose_commit_dropped_is_written_once(
     pg_database: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from orch import history
+    from orch.history.writer import _unwritten
     from orch.store import get_store
 
     monkeypatch.setenv("ORCH_STORE_URL", pg_database)
@@ -273,7 +274,7 @@ def test_history_batch_whose_commit_dropped_is_written_once(
     # Had the cut COMMIT been applied, the lines on record are not written twice.
     rows = [("flow-x", None, now, "INFO", "test", "first line")]
     rows.append(("flow-x", None, now + 1, "INFO", "test", "third line"))
-    kept = store.retrying(lambda tx: history._unwritten(tx, rows), write=False)
+    kept = store.retrying(lambda tx: _unwritten(tx, rows), write=False)
     assert [r[5] for r in kept] == ["third line"]
 
 

@@ -123,7 +123,7 @@ def test_rotate_key_reencrypts_everything(orch_home: Path) -> None:
 
 
 def test_rotation_cut_off_before_key_swap_recovers(orch_home: Path) -> None:
-    from orch.block_store import rotate_key
+    from orch.blocks.block_store import rotate_key
     from orch.store.crypto import write_key_file
 
     ServiceLogin(user="u", password=PLAIN).save("prod")

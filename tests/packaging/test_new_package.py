@@ -58,8 +58,8 @@ def test_central_files_name_no_package() -> None:
         "scripts/lib.sh",
         "tests/conftest.py",
         "tests/backends/plugin.py",
-        "shared/src/orch/references.py",
-        "shared/src/orch/registry.py",
+        "shared/src/orch/secrets/references.py",
+        "shared/src/orch/blocks/registry.py",
     ]
     names = [_project(p)["name"] for p in PACKAGES]
     names += [n.replace("-", "_") for n in names]
@@ -94,8 +94,8 @@ def test_hints_name_the_package_when_only_the_core_is_installed(
     script = textwrap.dedent(
         """
         from orch.errors import BlockTypeNotFoundError, SecretReferenceError
-        from orch.references import SecretRef
-        from orch.registry import get_block_class
+        from orch.secrets.references import SecretRef
+        from orch.blocks.registry import get_block_class
         try:
             SecretRef("aws-sm://prod/db#password").resolve()
         except SecretReferenceError as exc:
@@ -143,8 +143,7 @@ DEMO_INIT = '''\
 
 from __future__ import annotations
 
-from orch import Block, SecretStr
-from orch.references import SecretRef
+from orch import Block, SecretRef, SecretStr
 
 
 class DemoToken(Block):
@@ -173,7 +172,7 @@ def demo_server() -> str:
 
 DEMO_TEST = """\
 from orch_demo import DemoToken, resolve_demo
-from orch.references import SecretRef
+from orch import SecretRef
 from tests.backends.plugin import service_of_fixture
 
 
@@ -217,7 +216,7 @@ def test_a_new_package_needs_no_central_edit(tmp_path: Path) -> None:
     assert stale.returncode == 1
     assert "shared/src/orch/_catalog.py" in stale.stderr and "README.md" in stale.stderr
     # …as before: before the package is installed, no hint names it.
-    hint = "from orch.registry import get_block_class; get_block_class('demo-token')"
+    hint = "from orch.blocks.registry import get_block_class; get_block_class('demo-token')"
     before = _run(sys.executable, "-c", hint, cwd=repo, **core_only)
     assert "orch-demo" not in before.stderr
     assert _run(sys.executable, "scripts/catalog.py", cwd=repo).returncode == 0
@@ -227,8 +226,8 @@ def test_a_new_package_needs_no_central_edit(tmp_path: Path) -> None:
     script = textwrap.dedent(
         """
         from orch.errors import BlockTypeNotFoundError, SecretReferenceError
-        from orch.references import SecretRef
-        from orch.registry import get_block_class
+        from orch.secrets.references import SecretRef
+        from orch.blocks.registry import get_block_class
         try:
             SecretRef("demo://olleh").resolve()
         except SecretReferenceError as exc:
@@ -272,7 +271,7 @@ def test_a_new_package_needs_no_central_edit(tmp_path: Path) -> None:
         cwd=repo,
     )
     assert listed.returncode == 0, listed.stderr
-    assert "'orch_demo'" in listed.stdout and "'orch.references'" in listed.stdout
+    assert "'orch_demo'" in listed.stdout and "'orch.secrets.references'" in listed.stdout
 
     # Docs: the nav glob lists the page; the API paths glob finds the module (strict build).
     mkdocs = Path(sys.executable).parent / "mkdocs"

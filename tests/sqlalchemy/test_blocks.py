@@ -127,7 +127,7 @@ def test_importing_and_listing_types_loads_no_sqlalchemy() -> None:
     code = (
         "import sys, orch_sqlalchemy\n"
         "from orch_sqlalchemy import DatabaseCredentials, SqlAlchemyConnector\n"
-        "from orch.registry import get_block_class\n"
+        "from orch.blocks.registry import get_block_class\n"
         "get_block_class('sqlalchemy-connector'); get_block_class('database-credentials')\n"
         "SqlAlchemyConnector(credentials=DatabaseCredentials(driver='sqlite'))\n"
         "print([m for m in ('sqlalchemy', 'psycopg', 'pymysql', 'pandas', 'sqlparse')"

@@ -216,7 +216,8 @@ def test_new_connections_follow_a_rotated_password(
 ) -> None:
     # MariaDB checks passwords over TCP (the local PostgreSQL trusts 127.0.0.1), so the
     # rotation is real: after it, only the new password logs in.
-    from orch import SecretRef, references
+    from orch import SecretRef
+    from orch.secrets import references
 
     user = f"orch_rot_{form}{os.getpid()}"
     host, _, port = mariadb_server.split("@", 1)[1].partition(":")

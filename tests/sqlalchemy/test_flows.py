@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from orch import flow, unmapped
-from orch.task_runners import ProcessPoolTaskRunner
+from orch.engine.task_runners import ProcessPoolTaskRunner
 from orch_sqlalchemy import (
     DatabaseCredentials,
     SqlAlchemyConnector,

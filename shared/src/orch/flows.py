@@ -22,17 +22,18 @@ from collections.abc import Callable, Coroutine, Iterable, Sequence
 from typing import Any, Generic, ParamSpec, TypeVar, overload
 
 from orch import history
-from orch.context import (
+from orch.engine.context import (
     FlowRun,
     FlowRunContext,
     flow_run_ctx,
     new_id,
     task_run_ctx,
 )
+from orch.engine.runs import call_with_timeout, render_run_name, resolve_log_prints, retry_delay
+from orch.engine.task_runners import TaskRunner, ThreadPoolTaskRunner
 from orch.errors import ParameterValidationError, TerminationSignal
 from orch.futures import OrchFuture, resolve_futures
 from orch.states import COMPLETED, CRASHED, FAILED, RETRYING, RUNNING, State
-from orch.task_runners import TaskRunner, ThreadPoolTaskRunner
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -242,11 +243,9 @@ class Flow(Generic[P, R]):
             if invalid is None:
                 raise
             run.name = _random_name()  # the template may need the parameter that is wrong
-        log_prints = self.log_prints
-        if log_prints is None:
-            log_prints = parent_flow.log_prints if parent_flow is not None else False
+        log_prints = resolve_log_prints(self.log_prints, parent_flow)
         if log_prints:
-            from orch.run_logging import capture_prints
+            from orch.engine.run_logging import capture_prints
 
             capture_prints()
         ctx = FlowRunContext(self, run, self.task_runner.duplicate(), log_prints)
@@ -260,7 +259,6 @@ class Flow(Generic[P, R]):
         return bound.args, bound.kwargs
 
     def _attempts_sync(self, run: FlowRun) -> State[Any]:
-        from orch.tasks import call_with_timeout
 
         args, kwargs = self._args(run)
         ctx = flow_run_ctx.get()
@@ -280,7 +278,7 @@ class Flow(Generic[P, R]):
                     if run.attempt > self.retries:
                         return State(FAILED, exception=exc)
                     self._retry(ctx, run, exc)
-                    time.sleep(self._delay(run.attempt))
+                    time.sleep(retry_delay(self.retry_delay_seconds, run.attempt))
                     run.state_name = RUNNING
         except BaseException:
             # Interrupted (Ctrl-C, SIGTERM): do not wait for running tasks, drop queued ones.
@@ -313,7 +311,7 @@ class Flow(Generic[P, R]):
                 if run.attempt > self.retries:
                     return State(FAILED, exception=exc)
                 self._retry(ctx, run, exc)
-                await asyncio.sleep(self._delay(run.attempt))
+                await asyncio.sleep(retry_delay(self.retry_delay_seconds, run.attempt))
                 run.state_name = RUNNING
 
     def _completed(self, value: Any) -> State[Any]:
@@ -332,12 +330,6 @@ class Flow(Generic[P, R]):
             f"attempt {run.attempt} failed with {type(exc).__name__}: {exc}; "
             f"retry {run.attempt}/{self.retries}",
         )
-
-    def _delay(self, attempt: int) -> float:
-        spec = self.retry_delay_seconds
-        if isinstance(spec, Sequence):
-            return float(spec[min(attempt - 1, len(spec) - 1)]) if spec else 0.0
-        return float(spec or 0)
 
     def _end(self, run: FlowRun, ctx: FlowRunContext, state: State[Any]) -> State[Any]:
         run.end_time = time.time()
@@ -369,7 +361,7 @@ class Flow(Generic[P, R]):
         return state
 
     def _log(self, ctx: FlowRunContext, level: int, message: str) -> None:
-        from orch.run_logging import get_run_logger
+        from orch.engine.run_logging import get_run_logger
 
         token = flow_run_ctx.set(ctx)
         task_token = task_run_ctx.set(None)
@@ -380,22 +372,11 @@ class Flow(Generic[P, R]):
             flow_run_ctx.reset(token)
 
     def _render_name(self, parameters: dict[str, Any]) -> str:
-        template = self.flow_run_name
-        if template is None:
+        if self.flow_run_name is None:
             return _random_name()
-        try:
-            if callable(template):
-                try:
-                    nparams = len(inspect.signature(template).parameters)
-                except (TypeError, ValueError):
-                    nparams = 0
-                return str(template(parameters) if nparams else template())
-            return template.format(**parameters)
-        except Exception as exc:
-            raise ValueError(
-                f"flow {self.name!r}: flow_run_name {template!r} could not be rendered: "
-                f"{type(exc).__name__}: {exc}"
-            ) from None
+        return render_run_name(
+            self.flow_run_name, parameters, f"flow {self.name!r}", "flow_run_name"
+        )
 
     # --- parameters --------------------------------------------------------------------
     def validate_parameters(self, parameters: dict[str, Any]) -> dict[str, Any]:
@@ -574,7 +555,7 @@ def flow(__fn: Callable[P, R] | None = None, **options: Any) -> Any:
     Options: ``name`` (default: the function name with ``-`` for ``_``),
     ``flow_run_name`` (``str.format`` template over the parameters, or a callable),
     ``retries``, ``retry_delay_seconds``, ``timeout_seconds``, ``task_runner`` (default
-    :class:`~orch.task_runners.ThreadPoolTaskRunner`), ``validate_parameters`` (pydantic,
+    :class:`~orch.engine.task_runners.ThreadPoolTaskRunner`), ``validate_parameters`` (pydantic,
     from the type hints; default True), ``log_prints``, ``tags``, ``on_completion`` /
     ``on_failure`` / ``on_crashed`` (hooks ``fn(flow, flow_run, state)``).
 

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from orch.states import PENDING, RUNNING, State
 
 if TYPE_CHECKING:
-    from orch.context import TaskRun
+    from orch.engine.context import TaskRun
 
 R = TypeVar("R")
 T = TypeVar("T")

@@ -6,8 +6,8 @@ from typing import Any
 
 from pydantic import Field
 
-from orch.block import Block
-from orch.secrets import SecretStr
+from orch.blocks.base import Block
+from orch.secrets.types import SecretStr
 
 
 class Secret(Block):

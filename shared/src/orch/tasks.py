@@ -17,34 +17,28 @@ Example:
 
 from __future__ import annotations
 
-import concurrent.futures as cf
-import contextvars
 import functools
 import hashlib
 import inspect
 import json
 import pickle
-import random
-import threading
-import time
 from collections.abc import Callable, Coroutine, Iterable, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, overload
 
-from orch import history
-from orch.context import (
+from orch.engine.context import (
     FlowRunContext,
     TaskRun,
     TaskRunContext,
     flow_run_ctx,
     task_run_ctx,
 )
-from orch.errors import OrchError, SerializationError
-from orch.futures import FutureList, OrchFuture, has_futures, resolve_futures, unmapped
-from orch.states import CACHED, COMPLETED, CRASHED, FAILED, RETRYING, RUNNING, State
+from orch.engine.task_engine import _await_state, _default_runner, run_task_async, run_task_sync
+from orch.futures import FutureList, OrchFuture, unmapped
+from orch.states import State
 
 if TYPE_CHECKING:
-    from orch.task_runners import TaskRunner
+    from orch.engine.task_runners import TaskRunner
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -182,11 +176,7 @@ class Task(Generic[P, R]):
         self._signature: inspect.Signature | None = None
         # The common case (no option that needs work around the call) takes a short path.
         self._plain = not (
-            self.retries
-            or timeout_seconds
-            or cache_key_fn
-            or concurrency_limit
-            or self.is_async
+            self.retries or timeout_seconds or cache_key_fn or concurrency_limit or self.is_async
         )
         self._has_hooks = bool(self.on_completion_hooks or self.on_failure_hooks)
         self._options = {
@@ -347,12 +337,8 @@ class Task(Generic[P, R]):
         n_pos = len(args)
         futures: FutureList[Any] = FutureList()
         for i in range(count):
-            call_args = tuple(
-                mapped[j][i] if j in mapped else static[j] for j in range(n_pos)
-            )
-            call_kwargs = {
-                k: (mapped[k][i] if k in mapped else static[k]) for k in kwargs
-            }
+            call_args = tuple(mapped[j][i] if j in mapped else static[j] for j in range(n_pos))
+            call_kwargs = {k: (mapped[k][i] if k in mapped else static[k]) for k in kwargs}
             futures.append(self._submit(runner, flow_ctx, call_args, call_kwargs, wait_for))
         return futures
 
@@ -367,53 +353,6 @@ class Task(Generic[P, R]):
             raise TypeError(f"task {self.name!r}: {exc}") from None
         bound.apply_defaults()
         return dict(bound.arguments)
-
-    def _render_name(self, run: TaskRun) -> str:
-        template = self.task_run_name
-        try:
-            if callable(template):
-                try:
-                    nparams = len(inspect.signature(template).parameters)
-                except (TypeError, ValueError):
-                    nparams = 0
-                return str(template(run.parameters) if nparams else template())
-            assert template is not None
-            return template.format(**run.parameters)
-        except Exception as exc:
-            raise ValueError(
-                f"task {self.name!r}: task_run_name {template!r} could not be rendered: "
-                f"{type(exc).__name__}: {exc}"
-            ) from None
-
-    def _retry_delay(self, attempt: int) -> float:
-        spec = self.retry_delay_seconds
-        value: Any
-        if spec is None:
-            value = 0.0
-        elif callable(spec):
-            value = spec(attempt)
-        else:
-            value = spec
-        if isinstance(value, Sequence) and not isinstance(value, str):
-            value = value[min(attempt - 1, len(value) - 1)] if value else 0.0
-        delay = max(0.0, float(value))
-        if self.retry_jitter_factor:
-            factor = self.retry_jitter_factor
-            delay *= random.uniform(max(0.0, 1 - factor), 1 + factor)
-        return delay
-
-    def _should_retry(self, exc: BaseException, run: TaskRun, state: State[Any]) -> bool:
-        if run.attempt > self.retries:
-            return False
-        if self.retry_on is not None and not isinstance(exc, self.retry_on):
-            return False
-        if self.retry_condition_fn is not None:
-            try:
-                return bool(self.retry_condition_fn(self, run, state))
-            except Exception as hook_exc:
-                _log_problem(run, f"retry_condition_fn raised {type(hook_exc).__name__}")
-                return False
-        return True
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Sent to worker processes by name: the function itself pickles by reference too.
@@ -483,395 +422,3 @@ def task(__fn: Callable[P, R] | None = None, **options: Any) -> Any:
         return Task(fn, **options)
 
     return decorate
-
-
-# --- the engine ------------------------------------------------------------------------
-_default_runner_obj: TaskRunner | None = None
-_default_lock = threading.Lock()
-
-
-def _default_runner() -> TaskRunner:
-    """The runner of ``.submit()`` called outside a flow (one per process)."""
-    global _default_runner_obj
-    if _default_runner_obj is None:
-        with _default_lock:
-            if _default_runner_obj is None:
-                from orch.task_runners import ThreadPoolTaskRunner
-
-                _default_runner_obj = ThreadPoolTaskRunner()
-    return _default_runner_obj
-
-
-def _log_problem(run: TaskRun, message: str, level: int = 30) -> None:
-    from orch.run_logging import task_logger
-
-    task_logger(run).log(level, message)
-
-
-def _error_text(exc: BaseException) -> str:
-    text = str(exc)
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
-def _prepare(
-    task: Task[Any, Any], run: TaskRun, wait_for: Iterable[OrchFuture[Any]] | None
-) -> BaseException | None:
-    """Wait for upstream runs and render the run name; returns the error that stops the run."""
-    try:
-        if wait_for:
-            for upstream in wait_for:
-                upstream.result()
-        if has_futures(run.args, run.kwargs):
-            run.args = resolve_futures(run.args)
-            run.kwargs = resolve_futures(run.kwargs)
-        if task.task_run_name is not None:
-            run._name = task._render_name(run)
-    except Exception as exc:
-        return exc
-    return None
-
-
-def _finish(task: Task[Any, Any], run: TaskRun, state: State[Any]) -> State[Any]:
-    run.end_time = time.time()
-    run.state_name = state.name
-    if state.name == FAILED:
-        exc = state.exception
-        run.error = _error_text(exc) if exc is not None else (state.message or "failed")
-        _log_problem(run, f"Finished in state Failed: {run.error}", 40)
-    history.record_task(run)
-    if task._has_hooks:
-        hooks = task.on_failure_hooks if state.name == FAILED else task.on_completion_hooks
-        for hook in hooks:
-            try:
-                hook(task, run, state)
-            except Exception as exc:
-                _log_problem(run, f"hook {getattr(hook, '__name__', hook)!r} raised {exc!r}")
-    return state
-
-
-def _cache_lookup(task: Task[Any, Any], run: TaskRun, ctx: TaskRunContext) -> State[Any] | None:
-    assert task.cache_key_fn is not None
-    try:
-        key = task.cache_key_fn(ctx, run.parameters)
-    except Exception as exc:
-        _log_problem(run, f"cache_key_fn raised {type(exc).__name__}: {exc}; not cached")
-        return None
-    if key is None:
-        return None
-    run.cache_key = str(key)
-    if task.refresh_cache:
-        return None
-    from orch import cache
-
-    hit, value = cache.lookup(run.cache_key)
-    return State(CACHED, result=value) if hit else None
-
-
-def _cache_save(task: Task[Any, Any], run: TaskRun, value: Any) -> State[Any]:
-    from orch import cache
-
-    try:
-        cache.save(task, run.cache_key or "", value, task.cache_expiration)
-    except SerializationError as exc:
-        return State(FAILED, exception=exc)
-    return State(COMPLETED, result=value)
-
-
-def _retry_message(task: Task[Any, Any], run: TaskRun, exc: BaseException, delay: float) -> None:
-    _log_problem(
-        run,
-        f"attempt {run.attempt} failed with {_error_text(exc)}; "
-        f"retry {run.attempt}/{task.retries} in {delay:.3g} s",
-    )
-
-
-def call_with_timeout(
-    fn: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any], seconds: float, what: str
-) -> T:
-    """Run ``fn`` on a helper thread and raise :class:`TimeoutError` if it overruns.
-
-    The overrunning call is abandoned (Python cannot kill a thread); an exception is
-    injected into it so that pure-Python code stops at its next bytecode.
-    """
-    box: list[Any] = []
-    done = threading.Event()
-    ctx = contextvars.copy_context()
-
-    def target() -> None:
-        try:
-            box.append((True, ctx.run(fn, *args, **kwargs)))
-        except BaseException as exc:
-            box.append((False, exc))
-        finally:
-            done.set()
-
-    thread = threading.Thread(target=target, daemon=True, name=f"orch-timeout-{what}")
-    thread.start()
-    if not done.wait(seconds):
-        _interrupt(thread)
-        raise TimeoutError(f"{what} timed out after {seconds:g} s")
-    ok, value = box[0]
-    if not ok:
-        raise value
-    return value  # type: ignore[no-any-return]
-
-
-def _interrupt(thread: threading.Thread) -> None:
-    import ctypes
-
-    if thread.ident is not None:
-        ctypes.pythonapi.PyThreadState_SetAsyncExc(
-            ctypes.c_ulong(thread.ident), ctypes.py_object(TimeoutError)
-        )
-
-
-def run_task_sync(
-    task: Task[Any, Any],
-    run: TaskRun,
-    flow_ctx: FlowRunContext | None,
-    wait_for: Iterable[OrchFuture[Any]] | None = None,
-    log_prints: bool | None = None,
-) -> State[Any]:
-    """Run one task call to its final state (retries, cache, limit, history, hooks)."""
-    if wait_for or task.task_run_name is not None or has_futures(run.args, run.kwargs):
-        problem = _prepare(task, run, wait_for)
-        if problem is not None:
-            run.start_time = time.time()
-            return _finish(task, run, State(FAILED, exception=problem))
-    if log_prints is None:
-        log_prints = task.log_prints
-        if log_prints is None:
-            log_prints = flow_ctx.log_prints if flow_ctx is not None else False
-    if log_prints:
-        from orch.run_logging import capture_prints
-
-        capture_prints()
-    ctx = TaskRunContext(task, run, flow_ctx, log_prints)
-    token = task_run_ctx.set(ctx)
-    run.start_time = time.time()
-    run.state_name = RUNNING
-    # Queued as started (one append; written only if a batch is flushed mid-run), so a run
-    # cut short by its process dying is on record and shown Crashed with its flow run.
-    history.record_task(run)
-    try:
-        if task._plain:
-            run.attempt = 1
-            try:
-                state: State[Any] = State(COMPLETED, result=task.fn(*run.args, **run.kwargs))
-            except Exception as exc:
-                state = State(FAILED, exception=exc)
-        else:
-            state = _run_options_sync(task, run, ctx)
-    except BaseException as exc:
-        # KeyboardInterrupt / SystemExit: the run did not fail, it was cut short.
-        run.error = _error_text(exc)
-        _finish(task, run, State(CRASHED, exception=exc))
-        raise
-    finally:
-        task_run_ctx.reset(token)
-    return _finish(task, run, state)
-
-
-def _run_options_sync(task: Task[Any, Any], run: TaskRun, ctx: TaskRunContext) -> State[Any]:
-    if task.cache_key_fn is not None:
-        cached = _cache_lookup(task, run, ctx)
-        if cached is not None:
-            return cached
-    lease = None
-    if task.concurrency_limit is not None:
-        from orch.limits import acquire
-
-        lease = acquire(f"task:{task.name}", task.concurrency_limit)
-    try:
-        while True:
-            run.attempt += 1
-            try:
-                if task.timeout_seconds:
-                    result = call_with_timeout(
-                        task.fn, run.args, run.kwargs, task.timeout_seconds, f"task {run.name!r}"
-                    )
-                else:
-                    result = task.fn(*run.args, **run.kwargs)
-            except Exception as exc:
-                state: State[Any] = State(FAILED, exception=exc)
-                if task._should_retry(exc, run, state):
-                    delay = task._retry_delay(run.attempt)
-                    _retry_message(task, run, exc, delay)
-                    run.state_name = RETRYING
-                    if delay:
-                        time.sleep(delay)
-                    run.state_name = RUNNING
-                    continue
-                return state
-            if run.cache_key is not None:
-                return _cache_save(task, run, result)
-            return State(COMPLETED, result=result)
-    finally:
-        if lease is not None:
-            lease.release()
-
-
-async def run_task_async(
-    task: Task[Any, Any],
-    run: TaskRun,
-    flow_ctx: FlowRunContext | None,
-    wait_for: Iterable[OrchFuture[Any]] | None = None,
-) -> State[Any]:
-    """The async twin of :func:`run_task_sync`, for ``async def`` tasks."""
-    import asyncio  # here: asyncio costs ~30 ms to import, and sync flows never need it
-
-    if wait_for or task.task_run_name is not None or has_futures(run.args, run.kwargs):
-        if wait_for or has_futures(run.args, run.kwargs):
-            problem = await asyncio.to_thread(_prepare, task, run, wait_for)
-        else:
-            problem = _prepare(task, run, wait_for)
-        if problem is not None:
-            run.start_time = time.time()
-            return _finish(task, run, State(FAILED, exception=problem))
-    log_prints = task.log_prints
-    if log_prints is None:
-        log_prints = flow_ctx.log_prints if flow_ctx is not None else False
-    if log_prints:
-        from orch.run_logging import capture_prints
-
-        capture_prints()
-    ctx = TaskRunContext(task, run, flow_ctx, log_prints)
-    token = task_run_ctx.set(ctx)
-    run.start_time = time.time()
-    run.state_name = RUNNING
-    history.record_task(run)  # as started: see run_task_sync
-    lease = None
-    try:
-        state: State[Any] | None = None
-        if task.cache_key_fn is not None:
-            state = _cache_lookup(task, run, ctx)
-        if state is None:
-            if task.concurrency_limit is not None:
-                from orch.limits import acquire
-
-                lease = await asyncio.to_thread(
-                    acquire, f"task:{task.name}", task.concurrency_limit
-                )
-            while True:
-                run.attempt += 1
-                try:
-                    if task.timeout_seconds:
-                        try:
-                            result = await asyncio.wait_for(
-                                task.fn(*run.args, **run.kwargs), task.timeout_seconds
-                            )
-                        except TimeoutError:
-                            raise TimeoutError(
-                                f"task {run.name!r} timed out after {task.timeout_seconds:g} s"
-                            ) from None
-                    else:
-                        result = await task.fn(*run.args, **run.kwargs)
-                except Exception as exc:
-                    state = State(FAILED, exception=exc)
-                    if task._should_retry(exc, run, state):
-                        delay = task._retry_delay(run.attempt)
-                        _retry_message(task, run, exc, delay)
-                        run.state_name = RETRYING
-                        await asyncio.sleep(delay)
-                        run.state_name = RUNNING
-                        continue
-                    break
-                state = (
-                    _cache_save(task, run, result)
-                    if run.cache_key is not None
-                    else State(COMPLETED, result=result)
-                )
-                break
-    except BaseException as exc:
-        run.error = _error_text(exc)
-        _finish(task, run, State(CRASHED, exception=exc))
-        raise
-    finally:
-        if lease is not None:
-            lease.release()
-        task_run_ctx.reset(token)
-    return _finish(task, run, state)
-
-
-async def _await_state(coro: Coroutine[Any, Any, State[Any]], return_state: bool) -> Any:
-    state = await coro
-    return state if return_state else state.result()
-
-
-# --- process pool support ---------------------------------------------------------------
-def run_in_process_parent(
-    pool: cf.ProcessPoolExecutor, task: Task[Any, Any], run: TaskRun
-) -> State[Any]:
-    """On a feeder thread of the parent: resolve upstream futures, send the call to a worker
-    process, and turn its answer into a state (the worker records the run)."""
-    from orch.redaction import remember, revealed
-    from orch.task_runners import check_picklable
-
-    problem = _prepare(task, run, None)
-    if problem is not None:
-        return State(FAILED, exception=problem)
-    check_picklable(task, "its arguments", (run.args, run.kwargs))
-    flow_ctx = flow_run_ctx.get()
-    log_prints = task.log_prints
-    if log_prints is None:
-        log_prints = flow_ctx.log_prints if flow_ctx is not None else False
-    run.state_name = RUNNING
-    # The worker is sent the secrets revealed here so far (also those revealed after it
-    # started), so that its log lines and errors are masked like the parent's.
-    sent = revealed()
-    future = pool.submit(
-        _process_entry, task, run.args, run.kwargs, run.flow_run_id, run.id, log_prints, sent
-    )
-    try:
-        name, value, exc, attempts, learned = future.result()
-    except Exception as err:
-        if isinstance(err, pickle.PicklingError | TypeError | AttributeError):
-            err = SerializationError(
-                f"task {task.name!r}: its result cannot be sent back from the worker "
-                f"process ({type(err).__name__}: {err})"
-            )
-        run.state_name = CRASHED if "terminated abruptly" in str(err) else FAILED
-        if run.state_name == CRASHED:
-            # The worker died before recording its run's end: the parent records it.
-            run.start_time = run.start_time or time.time()
-            run.end_time = time.time()
-            run.error = _error_text(err)
-            history.record_task(run)
-        return State(run.state_name, exception=err)
-    if learned:
-        remember(learned)  # secrets the task revealed in the worker: masked here too
-    run.attempt = attempts
-    run.state_name = name
-    return State(name, result=value, exception=exc)
-
-
-def _process_entry(
-    task: Task[Any, Any],
-    args: tuple[Any, ...],
-    kwargs: dict[str, Any],
-    flow_run_id: str | None,
-    run_id: str,
-    log_prints: bool,
-    sent: tuple[str, ...] = (),
-) -> tuple[str, Any, BaseException | None, int, tuple[str, ...]]:
-    """In a worker process: run the task, and return its outcome with the secrets it
-    revealed that the parent did not send (so the parent masks them too)."""
-    from orch.redaction import remember, revealed
-
-    if sent:
-        remember(sent)
-    run = TaskRun(task, flow_run_id, args, kwargs)
-    run.id = run_id
-    state = run_task_sync(task, run, None, None, log_prints)
-    history.flush()
-    exc = state.exception
-    if exc is not None:
-        try:
-            pickle.dumps(exc)
-        except Exception:
-            exc = OrchError(_error_text(exc))
-    learned = revealed()
-    if learned and sent:
-        known = set(sent)
-        learned = tuple(v for v in learned if v not in known)
-    return state.name, state._result, exc, run.attempt, learned

@@ -49,9 +49,9 @@ from typing import Any, ClassVar
 
 import pytest
 
-from orch.block import Block
-from orch.connector import Connector
-from orch.secrets import SECRET_TYPES
+from orch.blocks.base import Block
+from orch.integration.connector import Connector
+from orch.secrets.types import SECRET_TYPES
 
 __all__ = [
     "SECRET_LOOKING",

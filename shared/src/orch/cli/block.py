@@ -24,7 +24,7 @@ def _when(ts: float) -> str:
 @app.command("types")
 def types_(as_json: JsonOpt = False) -> None:
     """List the installed block types."""
-    from orch.registry import installed_types, origin_of
+    from orch.blocks.registry import installed_types, origin_of
 
     rows = []
     for cls in installed_types():
@@ -53,7 +53,7 @@ def ls(
     as_json: JsonOpt = False,
 ) -> None:
     """List saved blocks."""
-    from orch.block_store import list_blocks
+    from orch.blocks.block_store import list_blocks
 
     infos = list_blocks(type_)
     if as_json:
@@ -80,9 +80,9 @@ def ls(
 
 def _display(value: Any) -> Any:
     """A field value as shown to a person: secrets masked, references shown as references."""
-    from orch.block import Block
-    from orch.redaction import MASK
-    from orch.secrets import SECRET_TYPES
+    from orch.blocks.base import Block
+    from orch.secrets.redaction import MASK
+    from orch.secrets.types import SECRET_TYPES
 
     if isinstance(value, SECRET_TYPES):
         return f"<reference {value.reference}>" if value.reference is not None else MASK
@@ -102,11 +102,11 @@ def _display(value: Any) -> Any:
 def _display_stored(value: Any) -> Any:
     """A stored document's value as shown to a person, read without decrypting anything.
 
-    Mirrors :class:`orch.documents.Decoder`: an encrypted secret is masked, a reference
+    Mirrors :class:`orch.blocks.documents.Decoder`: an encrypted secret is masked, a reference
     and a saved nested block are shown by name, an inlined block by its fields.
     """
-    from orch.documents import _unchecked_ref
-    from orch.redaction import MASK
+    from orch.blocks.documents import _unchecked_ref
+    from orch.secrets.redaction import MASK
 
     if isinstance(value, list):
         return [_display_stored(v) for v in value]
@@ -133,7 +133,7 @@ def _key_problem() -> str | None:
     Read-only: a store that has encrypted nothing yet does not adopt the key found here
     (as a first write would), so that inspecting with a wrong key changes nothing.
     """
-    from orch.block_store import open_block_store
+    from orch.blocks.block_store import open_block_store
     from orch.errors import SecretKeyError
     from orch.store.crypto import find_key
     from orch.store.keyring import store_cipher
@@ -157,7 +157,7 @@ def _key_problem() -> str | None:
 
 def _masked_document(slug: str, name: str) -> tuple[int, dict[str, Any]]:
     """The revision and masked fields of a saved block, from its stored document alone."""
-    from orch.block_store import find_by_name, stored_document
+    from orch.blocks.block_store import find_by_name, stored_document
     from orch.errors import BlockCorruptError, BlockNotFoundError
 
     infos = [i for i in find_by_name(name) if i.slug == slug]
@@ -181,7 +181,7 @@ def inspect_(
     as_json: JsonOpt = False,
 ) -> None:
     """Show a saved block's fields (secrets masked); works without the key, unverified."""
-    from orch.block import Block
+    from orch.blocks.base import Block
 
     slug, bare = Block._split(name)
     full_name = f"{slug}/{bare}"
@@ -245,7 +245,7 @@ def _coerce(value: str) -> Any:
 def _as_reference(text: str) -> Any:
     """``text`` as a :class:`SecretRef` when it is a reference of a known scheme, else None."""
     from orch.errors import SecretReferenceError
-    from orch.references import SecretRef
+    from orch.secrets.references import SecretRef
 
     try:
         return SecretRef(text)
@@ -313,7 +313,7 @@ def _secret_values(
     for field, text in ref:
         if field not in secret_fields:
             fail(f"--ref {field}: {block_type} field {field!r} is not a secret field")
-        from orch.references import SecretRef
+        from orch.secrets.references import SecretRef
 
         values[field] = SecretRef(text)
     return values
@@ -344,8 +344,8 @@ def create(
     overwrite: Annotated[bool, typer.Option(help="Replace a block of that name.")] = False,
 ) -> None:
     """Create a block: prompts field by field (secrets hidden), or take --set/--set-secret/--ref."""
-    from orch.block import Block
-    from orch.registry import get_block_class
+    from orch.blocks.base import Block
+    from orch.blocks.registry import get_block_class
 
     cls = get_block_class(block_type)
     secret_fields = set(cls.secret_fields())
@@ -376,7 +376,7 @@ def create(
 
 
 def _nested_block_type(annotation: Any) -> Any:
-    from orch.block import Block
+    from orch.blocks.base import Block
 
     for candidate in (annotation, *getattr(annotation, "__args__", ())):
         if isinstance(candidate, type) and issubclass(candidate, Block):
@@ -406,7 +406,7 @@ def _prompt_fields(cls: Any, secret_fields: set[str]) -> dict[str, Any]:
 @app.command("rm")
 def rm(name: Annotated[str, typer.Argument(help="TYPE/NAME, or NAME if it is unique.")]) -> None:
     """Delete a saved block (refused while other blocks reference it)."""
-    from orch.block import Block
+    from orch.blocks.base import Block
 
     slug, bare = Block._split(name)
     Block.delete(f"{slug}/{bare}")
@@ -420,7 +420,7 @@ def apply(
     as_json: JsonOpt = False,
 ) -> None:
     """Create or update many blocks from a file whose secrets are references."""
-    from orch.apply import apply_file
+    from orch.blocks.apply import apply_file
 
     results = apply_file(file, dry_run=dry_run)
     if as_json:

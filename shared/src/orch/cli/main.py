@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> None:
         if debug:
             raise
         from orch.errors import OrchError
-        from orch.redaction import redact
+        from orch.secrets.redaction import redact
 
         detail = str(exc) if isinstance(exc, OrchError) else f"{type(exc).__name__}: {exc}"
         # One line, as promised: a message listing several problems (one per line, e.g.

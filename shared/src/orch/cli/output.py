@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from orch.redaction import redact
+from orch.secrets.redaction import redact
 
 
 def emit_json(data: Any) -> None:

@@ -80,7 +80,7 @@ def _no_run(run_id: str) -> None:
 
 
 def _show_task_run(task_run: dict[str, Any], as_json: bool) -> None:
-    from orch.redaction import redact
+    from orch.secrets.redaction import redact
 
     if as_json:
         emit_json({"kind": "task_run", **_jsonable(task_run)})
@@ -145,7 +145,7 @@ def show(
         lines.append("parameters " + ", ".join(f"{k}={v}" for k, v in run["parameters"].items()))
     if run["error"]:
         lines.append(f"error      {run['error']}")
-    from orch.redaction import redact
+    from orch.secrets.redaction import redact
 
     typer.echo(redact("\n".join(lines)))
     emit_table(
@@ -175,7 +175,7 @@ def logs(
 ) -> None:
     """Print the log lines of a flow run and its task runs, or of one task run."""
     from orch import history
-    from orch.redaction import redact
+    from orch.secrets.redaction import redact
 
     run = history.get_flow_run(run_id)
     if run is not None:
@@ -222,7 +222,8 @@ def prune(
 ) -> None:
     """Delete finished runs started longer ago than ``--older-than`` (with tasks and logs),
     and every expired cached result (with its file)."""
-    from orch import cache, history
+    from orch import history
+    from orch.engine import cache
 
     counts = history.prune(parse_age(older_than))
     counts["cached_results"] = cache.clear_expired()

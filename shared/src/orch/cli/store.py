@@ -17,7 +17,7 @@ app = typer.Typer(no_args_is_help=True)
 @app.command("info")
 def info(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Show the store's location, its block count and which key it needs."""
-    from orch.block_store import count_unsigned, list_blocks, open_block_store
+    from orch.blocks.block_store import count_unsigned, list_blocks, open_block_store
     from orch.store.crypto import find_key, key_file_path, key_id
     from orch.store.meta import get_meta
 
@@ -71,8 +71,8 @@ def rotate_key(
     The new key is written (and flushed to disk) before any row changes; if the rotation
     fails, nothing changes and the new key file is removed. The task cache is dropped.
     """
-    from orch.block_store import open_block_store
-    from orch.block_store import rotate_key as rotate
+    from orch.blocks.block_store import open_block_store
+    from orch.blocks.block_store import rotate_key as rotate
     from orch.store.crypto import find_key, fsync_dir, key_id, new_key, write_key_file
     from orch.store.keyring import store_cipher
     from orch.store.meta import get_meta
@@ -148,7 +148,7 @@ def upgrade() -> None:
     Each one is signed only if every secret value in it decrypts with the store's key for
     that very block; all of them are signed in one transaction, or none.
     """
-    from orch.block_store import sign_unsigned_blocks
+    from orch.blocks.block_store import sign_unsigned_blocks
 
     signed = sign_unsigned_blocks()
     typer.echo(f"signed {len(signed)} block(s)" + (": " + ", ".join(signed) if signed else ""))

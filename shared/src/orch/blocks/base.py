@@ -9,9 +9,9 @@ from typing import Any, ClassVar, Self, SupportsIndex
 
 from pydantic import BaseModel, ConfigDict, PrivateAttr, ValidationError
 
-from orch import registry
+from orch.blocks import registry
 from orch.errors import BlockError, BlockNotFoundError, BlockValidationError
-from orch.secrets import SECRET_TYPES
+from orch.secrets.types import SECRET_TYPES
 
 # Used with fullmatch: a ``$`` would also match before a trailing newline ("prod\n").
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
@@ -235,7 +235,7 @@ class Block(BaseModel):
         With ``overwrite=False`` an existing name raises ``BlockExistsError``. Saving a
         block that was loaded checks it was not changed meanwhile (``BlockConflictError``).
         """
-        from orch.block_store import save_block
+        from orch.blocks.block_store import save_block
 
         check_block_type_slug(self.block_type_slug)
         return save_block(self, check_block_name(name), overwrite=overwrite)
@@ -243,7 +243,7 @@ class Block(BaseModel):
     @classmethod
     def load(cls, name: str) -> Self:
         """Load a saved block: ``Cls.load("prod")`` or ``Block.load("slug/prod")``."""
-        from orch.block_store import load_block
+        from orch.blocks.block_store import load_block
 
         slug, bare = cls._split(name)
         block = load_block(slug, bare)
@@ -256,7 +256,7 @@ class Block(BaseModel):
     @classmethod
     def delete(cls, name: str) -> None:
         """Delete a saved block; refused while other saved blocks reference it."""
-        from orch.block_store import delete_block
+        from orch.blocks.block_store import delete_block
 
         slug, bare = cls._split(name)
         delete_block(slug, bare)
@@ -264,7 +264,7 @@ class Block(BaseModel):
     @classmethod
     def list_saved(cls) -> list[BlockInfo]:
         """Saved blocks of this type (all types when called on ``Block``)."""
-        from orch.block_store import list_blocks
+        from orch.blocks.block_store import list_blocks
 
         return list_blocks(None if cls is Block else cls.block_type_slug)
 
@@ -279,7 +279,7 @@ class Block(BaseModel):
                 )
             return check_block_type_slug(slug), check_block_name(bare)
         if cls is Block:
-            from orch.block_store import find_by_name
+            from orch.blocks.block_store import find_by_name
 
             matches = find_by_name(check_block_name(name))
             if len(matches) == 1:

@@ -22,9 +22,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from orch.context import new_id
+from orch.engine.context import new_id
 from orch.errors import ConcurrencyError
-from orch.liveness import HOST, gone_here
+from orch.history.liveness import HOST, gone_here
 
 if TYPE_CHECKING:
     from orch.store.base import Store, Tx

@@ -1,6 +1,6 @@
 """``Connector``: the base of a block that owns an SDK client (see :mod:`orch.integration`).
 
-The life cycle every integration follows, on the machinery of :mod:`orch.resources`:
+The life cycle every integration follows, on the machinery of :mod:`orch.integration.resources`:
 
 - the client is made by the subclass's ``_new_client()`` on first use, never when the
   block is built or loaded;
@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, Self, TypeVar
 
 from pydantic import PrivateAttr
 
-from orch.block import Block
-from orch.resources import ProcessResources, ResourceSlot, block_fingerprint
+from orch.blocks.base import Block
+from orch.integration.resources import ProcessResources, ResourceSlot, block_fingerprint
 
 if TYPE_CHECKING:
     from types import TracebackType

@@ -104,7 +104,7 @@ def _inside_results(path: str) -> Path | None:
 
 
 def _refuse(key: str, why: str) -> tuple[bool, Any]:
-    from orch.redaction import redact
+    from orch.secrets.redaction import redact
 
     _log.warning(redact(f"cached result for key {key!r} ignored (recomputed): {why}"))
     return False, None

@@ -52,43 +52,43 @@ from orch.lazy import lazy_exports as lazy_exports
 TYPE_CHECKING = False
 
 if TYPE_CHECKING:
-    from orch.connector import ClientT as ClientT
-    from orch.connector import Connector as Connector
-    from orch.progress import Progress as Progress
-    from orch.progress import format_amount as format_amount
-    from orch.redaction import redact as redact
-    from orch.redaction import remember as remember_secret
-    from orch.references import Resolved as Resolved
-    from orch.references import cache_ttl as secret_cache_ttl
-    from orch.resources import ProcessResources as ProcessResources
-    from orch.resources import ResourceSlot as ResourceSlot
-    from orch.resources import block_fingerprint as block_fingerprint
-    from orch.roles import Notifier as Notifier
-    from orch.roles import ObjectStore as ObjectStore
-    from orch.roles import SecretStore as SecretStore
-    from orch.roles import Severity as Severity
-    from orch.roles import SqlDatabase as SqlDatabase
-    from orch.run_logging import run_logger_or as run_logger_or
+    from orch.engine.run_logging import run_logger_or as run_logger_or
+    from orch.integration.connector import ClientT as ClientT
+    from orch.integration.connector import Connector as Connector
+    from orch.integration.progress import Progress as Progress
+    from orch.integration.progress import format_amount as format_amount
+    from orch.integration.resources import ProcessResources as ProcessResources
+    from orch.integration.resources import ResourceSlot as ResourceSlot
+    from orch.integration.resources import block_fingerprint as block_fingerprint
+    from orch.integration.roles import Notifier as Notifier
+    from orch.integration.roles import ObjectStore as ObjectStore
+    from orch.integration.roles import SecretStore as SecretStore
+    from orch.integration.roles import Severity as Severity
+    from orch.integration.roles import SqlDatabase as SqlDatabase
+    from orch.secrets.redaction import redact as redact
+    from orch.secrets.redaction import remember as remember_secret
+    from orch.secrets.references import Resolved as Resolved
+    from orch.secrets.references import cache_ttl as secret_cache_ttl
 
 # public name → (module, name there): loaded on first use (these modules cost more)
 _LAZY = {
-    "ClientT": ("orch.connector", "ClientT"),
-    "Connector": ("orch.connector", "Connector"),
-    "Progress": ("orch.progress", "Progress"),
-    "format_amount": ("orch.progress", "format_amount"),
-    "redact": ("orch.redaction", "redact"),
-    "remember_secret": ("orch.redaction", "remember"),
-    "Resolved": ("orch.references", "Resolved"),
-    "secret_cache_ttl": ("orch.references", "cache_ttl"),
-    "ProcessResources": ("orch.resources", "ProcessResources"),
-    "ResourceSlot": ("orch.resources", "ResourceSlot"),
-    "block_fingerprint": ("orch.resources", "block_fingerprint"),
-    "Notifier": ("orch.roles", "Notifier"),
-    "ObjectStore": ("orch.roles", "ObjectStore"),
-    "SecretStore": ("orch.roles", "SecretStore"),
-    "Severity": ("orch.roles", "Severity"),
-    "SqlDatabase": ("orch.roles", "SqlDatabase"),
-    "run_logger_or": ("orch.run_logging", "run_logger_or"),
+    "ClientT": ("orch.integration.connector", "ClientT"),
+    "Connector": ("orch.integration.connector", "Connector"),
+    "Progress": ("orch.integration.progress", "Progress"),
+    "format_amount": ("orch.integration.progress", "format_amount"),
+    "redact": ("orch.secrets.redaction", "redact"),
+    "remember_secret": ("orch.secrets.redaction", "remember"),
+    "Resolved": ("orch.secrets.references", "Resolved"),
+    "secret_cache_ttl": ("orch.secrets.references", "cache_ttl"),
+    "ProcessResources": ("orch.integration.resources", "ProcessResources"),
+    "ResourceSlot": ("orch.integration.resources", "ResourceSlot"),
+    "block_fingerprint": ("orch.integration.resources", "block_fingerprint"),
+    "Notifier": ("orch.integration.roles", "Notifier"),
+    "ObjectStore": ("orch.integration.roles", "ObjectStore"),
+    "SecretStore": ("orch.integration.roles", "SecretStore"),
+    "Severity": ("orch.integration.roles", "Severity"),
+    "SqlDatabase": ("orch.integration.roles", "SqlDatabase"),
+    "run_logger_or": ("orch.engine.run_logging", "run_logger_or"),
 }
 
 __all__ = [

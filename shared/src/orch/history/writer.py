@@ -12,7 +12,7 @@ exit, and what still cannot be written then is reported on stderr with its count
 While a flow runs, the writer refreshes its heartbeat every ``ORCH_HEARTBEAT_SECONDS``
 (default 10). A flow run still marked Running whose process is gone (same host: the pid no
 longer exists; any host: no heartbeat for 3 intervals) is marked Crashed when history is
-read (:func:`detect_crashed`).
+read (:func:`orch.history.crash.detect_crashed`).
 
 Example:
     >>> from orch import history
@@ -27,13 +27,12 @@ import os
 import threading
 import time
 from collections import deque
-from functools import partial
 from typing import TYPE_CHECKING, Any, Literal
 
-from orch.liveness import HOST, gone_here
+from orch.history.liveness import HOST
 
 if TYPE_CHECKING:
-    from orch.context import FlowRun, TaskRun
+    from orch.engine.context import FlowRun, TaskRun
     from orch.store.base import Store, Tx
     from orch.store.crypto import Cipher
 
@@ -232,7 +231,7 @@ def _pending() -> str:
 
 
 def _reason(exc: BaseException) -> str:
-    from orch.redaction import redact
+    from orch.secrets.redaction import redact
 
     return redact(f"{exc}") or type(exc).__name__
 
@@ -336,7 +335,7 @@ def _store() -> Store:
 
 
 def _write(batch: list[tuple[Any, ...]]) -> None:
-    from orch.redaction import redact
+    from orch.secrets.redaction import redact
 
     flows: dict[str, FlowRun] = {}
     task_runs: dict[str, TaskRun] = {}
@@ -450,7 +449,7 @@ def _short_repr(value: Any) -> str:
     if type(value) in _PLAIN:
         return repr(value)
     if _repr is None:
-        from orch.redaction import masking_repr
+        from orch.secrets.redaction import masking_repr
 
         _repr = masking_repr(maxstring=200, maxitems=20)
     try:
@@ -525,265 +524,3 @@ def _after_fork() -> None:
 
 atexit.register(flush_or_report)
 os.register_at_fork(after_in_child=_after_fork)
-
-
-# --- reading (CLI) ------------------------------------------------------------------------
-def detect_crashed(store: Store | None = None) -> int:
-    """Mark Running flow runs whose process died as Crashed; returns how many.
-
-    Same host: the recorded pid no longer exists. Any host: no heartbeat for three
-    intervals (``ORCH_HEARTBEAT_SECONDS``). A crashed run ends at its last sign of life
-    (its last heartbeat or the last start or end of one of its task runs, never before it
-    started), keeps the attempt it was in, and its error says which process stopped, since
-    when nothing was heard from it and when the crash was found; its unfinished task runs
-    are Crashed too.
-
-    Example:
-        >>> detect_crashed() >= 0
-        True
-    """
-    store = store or _store()
-    store.ensure_schema("runs", SCHEMA)
-    now = time.time()
-    stale = 3 * heartbeat_seconds() + 5
-    rows = store.retrying(
-        lambda tx: tx.execute(
-            "SELECT f.id, f.pid, f.host, f.started, f.heartbeat, (SELECT MAX(CASE WHEN "
-            "t.ended IS NULL OR t.started > t.ended THEN t.started ELSE t.ended END) "
-            "FROM orch_task_runs t WHERE t.flow_run_id = f.id) "
-            "FROM orch_flow_runs f WHERE f.state IN (?, ?, ?)",
-            ("Running", "Pending", "Retrying"),
-        ).fetchall(),
-        write=False,
-    )
-    crashed: list[tuple[Any, ...]] = []
-    for run_id, pid, host, started, beat, task_seen in rows:
-        if run_id in _active:
-            continue
-        dead = gone_here(host, pid)
-        if dead or beat is None or now - float(beat) > stale:
-            seen = max(float(x) for x in (started, beat, task_seen) if x is not None)
-            what = "is gone" if dead else "stopped sending heartbeats"
-            crashed.append(
-                (
-                    seen,
-                    f"Crashed: its process {what} (process {pid} on {host}, no heartbeat "
-                    f"since {_utc(seen)}; found crashed at {_utc(now)})",
-                    run_id,
-                )
-            )
-    if crashed:
-        # Idempotent: only runs still marked running change.
-        store.retrying(partial(_mark_crashed, crashed=crashed), idempotent=True)
-    return len(crashed)
-
-
-def _mark_crashed(tx: Tx, crashed: list[tuple[Any, ...]]) -> None:
-    tx.executemany(
-        "UPDATE orch_flow_runs SET state = 'Crashed', ended = ?, error = ?, "
-        "attempts = CASE WHEN attempts < 1 THEN 1 ELSE attempts END "
-        "WHERE id = ? AND state IN ('Running', 'Pending', 'Retrying')",
-        crashed,
-    )
-    tx.executemany(_CRASH_TASKS, [(c[0], c[0], c[1], c[2]) for c in crashed])
-
-
-def _utc(ts: float) -> str:
-    """A time for a message read on any host."""
-    from datetime import UTC, datetime
-
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
-_FLOW_COLUMNS = (
-    "id, name, flow_name, parent_flow_run_id, parent_task_run_id, state, attempts, "
-    "parameters, started, ended, error, pid, host, heartbeat, tags"
-)
-_TASK_COLUMNS = (
-    "id, flow_run_id, name, task_name, state, attempts, parameters_digest, started, ended, "
-    "error, cache_key, tags"
-)
-
-
-def _flow_dict(row: tuple[Any, ...]) -> dict[str, Any]:
-    keys = [c.strip() for c in _FLOW_COLUMNS.split(",")]
-    d = dict(zip(keys, row, strict=True))
-    d["parameters"] = json.loads(d["parameters"]) if d["parameters"] else {}
-    d["tags"] = json.loads(d["tags"]) if d["tags"] else []
-    return d
-
-
-def _task_dict(row: tuple[Any, ...]) -> dict[str, Any]:
-    keys = [c.strip() for c in _TASK_COLUMNS.split(",")]
-    d = dict(zip(keys, row, strict=True))
-    d["tags"] = json.loads(d["tags"]) if d["tags"] else []
-    return d
-
-
-def list_flow_runs(
-    flow: str | None = None, state: str | None = None, limit: int = 20
-) -> list[dict[str, Any]]:
-    """The latest flow runs (newest first), with a ``task_runs`` count; crashes detected.
-
-    Example:
-        >>> list_flow_runs(state="Failed", limit=5)
-        []
-    """
-    flush()
-    store = _store()
-    detect_crashed(store)
-    where, params = [], []
-    if flow:
-        where.append("f.flow_name = ?")
-        params.append(flow)
-    if state:
-        where.append("LOWER(f.state) = LOWER(?)")
-        params.append(state)
-    sql = (
-        f"SELECT {', '.join('f.' + c.strip() for c in _FLOW_COLUMNS.split(','))}, "
-        "(SELECT COUNT(*) FROM orch_task_runs t WHERE t.flow_run_id = f.id) "
-        "FROM orch_flow_runs f"
-        + (" WHERE " + " AND ".join(where) if where else "")
-        + " ORDER BY f.started DESC LIMIT ?"
-    )
-    rows = store.retrying(
-        lambda tx: tx.execute(sql, (*params, int(limit))).fetchall(), write=False
-    )
-    out = []
-    for row in rows:
-        d = _flow_dict(row[:-1])
-        d["task_runs"] = int(row[-1])
-        out.append(d)
-    return out
-
-
-def _one_by_prefix(tx: Any, query: str, run_id: str) -> tuple[Any, ...] | None:
-    """The one row whose id starts with ``run_id`` (``query`` takes the LIKE pattern)."""
-    rows = tx.execute(query, (run_id.replace("%", "") + "%",)).fetchall()
-    if len(rows) > 1:
-        from orch.errors import RunError
-
-        raise RunError(f"run id prefix {run_id!r} matches several runs: give more of it")
-    return tuple(rows[0]) if rows else None
-
-
-def get_flow_run(run_id: str) -> dict[str, Any] | None:
-    """One flow run by id or unique id prefix, with its ``task_runs`` list (oldest first).
-
-    Example:
-        >>> get_flow_run("0000") is None
-        True
-    """
-    flush()
-    store = _store()
-    detect_crashed(store)
-    return store.retrying(partial(_read_flow_run, run_id=run_id), write=False)
-
-
-def _read_flow_run(tx: Tx, run_id: str) -> dict[str, Any] | None:
-    row = _one_by_prefix(
-        tx, f"SELECT {_FLOW_COLUMNS} FROM orch_flow_runs WHERE id LIKE ? LIMIT 2", run_id
-    )
-    if row is None:
-        return None
-    flow_run = _flow_dict(row)
-    tasks = tx.execute(
-        f"SELECT {_TASK_COLUMNS} FROM orch_task_runs WHERE flow_run_id = ? ORDER BY started",
-        (flow_run["id"],),
-    ).fetchall()
-    children = tx.execute(
-        "SELECT id FROM orch_flow_runs WHERE parent_flow_run_id = ? ORDER BY started",
-        (flow_run["id"],),
-    ).fetchall()
-    flow_run["task_runs"] = [_task_dict(t) for t in tasks]
-    flow_run["child_flow_runs"] = [c[0] for c in children]
-    return flow_run
-
-
-def get_task_run(run_id: str) -> dict[str, Any] | None:
-    """One task run by id or unique id prefix, with ``flow_run_name`` (None outside a flow).
-
-    Example:
-        >>> get_task_run("0000") is None
-        True
-    """
-    flush()
-    store = _store()
-    detect_crashed(store)
-    columns = ", ".join("t." + c.strip() for c in _TASK_COLUMNS.split(","))
-    row = store.retrying(
-        lambda tx: _one_by_prefix(
-            tx,
-            f"SELECT {columns}, f.name FROM orch_task_runs t "
-            "LEFT JOIN orch_flow_runs f ON f.id = t.flow_run_id WHERE t.id LIKE ? LIMIT 2",
-            run_id,
-        ),
-        write=False,
-    )
-    if row is None:
-        return None
-    task_run = _task_dict(row[:-1])
-    task_run["flow_run_name"] = row[-1]
-    return task_run
-
-
-def get_logs(
-    flow_run_id: str | None = None, task_run_id: str | None = None
-) -> list[dict[str, Any]]:
-    """The log lines of a flow run and of its task runs, or of one task run; oldest first.
-
-    Example:
-        >>> get_logs("no-such-run")
-        []
-    """
-    if (flow_run_id is None) == (task_run_id is None):
-        raise TypeError("get_logs() takes a flow_run_id or a task_run_id")
-    flush()
-    store = _store()
-    column, value = ("flow_run_id", flow_run_id) if task_run_id is None else (
-        "task_run_id", task_run_id
-    )
-    rows = store.retrying(
-        lambda tx: tx.execute(
-            "SELECT flow_run_id, task_run_id, ts, level, logger, message FROM orch_run_logs "
-            f"WHERE {column} = ? ORDER BY ts",
-            (value,),
-        ).fetchall(),
-        write=False,
-    )
-    keys = ("flow_run_id", "task_run_id", "ts", "level", "logger", "message")
-    return [dict(zip(keys, r, strict=True)) for r in rows]
-
-
-def prune(older_than_seconds: float) -> dict[str, int]:
-    """Delete finished runs (and their task runs and logs) started before the cutoff.
-
-    Example:
-        >>> prune(30 * 86400)["flow_runs"] >= 0
-        True
-    """
-    flush()
-    store = _store()
-    detect_crashed(store)
-    cutoff = time.time() - older_than_seconds
-    running = ("Running", "Pending", "Retrying")
-    with store.transaction() as tx:
-        old = "SELECT id FROM orch_flow_runs WHERE started < ? AND state NOT IN (?, ?, ?)"
-        logs = tx.execute(
-            f"DELETE FROM orch_run_logs WHERE flow_run_id IN ({old})", (cutoff, *running)
-        ).rowcount
-        tasks = tx.execute(
-            f"DELETE FROM orch_task_runs WHERE flow_run_id IN ({old})", (cutoff, *running)
-        ).rowcount
-        # task runs called outside any flow
-        tasks += tx.execute(
-            "DELETE FROM orch_task_runs WHERE flow_run_id IS NULL AND started < ?", (cutoff,)
-        ).rowcount
-        logs += tx.execute(
-            "DELETE FROM orch_run_logs WHERE flow_run_id IS NULL AND ts < ?", (cutoff,)
-        ).rowcount
-        flows = tx.execute(
-            "DELETE FROM orch_flow_runs WHERE started < ? AND state NOT IN (?, ?, ?)",
-            (cutoff, *running),
-        ).rowcount
-    return {"flow_runs": flows, "task_runs": tasks, "logs": logs}

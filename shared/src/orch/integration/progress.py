@@ -247,7 +247,7 @@ class Progress:
         )
 
     def _log(self, level: int, message: str) -> None:
-        from orch.run_logging import run_logger_or
+        from orch.engine.run_logging import run_logger_or
 
         run_logger_or(self._fallback).log(level, "%s: %s", self.description, message)
 

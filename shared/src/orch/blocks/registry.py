@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from orch.errors import BlockTypeNotFoundError
 
 if TYPE_CHECKING:
-    from orch.block import Block
+    from orch.blocks.base import Block
 
 _lock = threading.Lock()
 _by_slug: dict[str, type[Block]] = {}

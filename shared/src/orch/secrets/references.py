@@ -108,7 +108,7 @@ _entry_points: dict[str, Any] | None = None
 
 
 def _builtins() -> dict[str, Resolver]:
-    from orch import resolvers
+    from orch.secrets import resolvers
 
     return {"env": resolvers.resolve_env, "file": resolvers.resolve_file}
 

@@ -23,10 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from orch.block import Block, check_block_name
+from orch.blocks.base import Block, check_block_name
+from orch.blocks.registry import get_block_class
 from orch.errors import BlockError, ConfigFileError, OrchError
-from orch.references import SecretRef
-from orch.registry import get_block_class
+from orch.secrets.references import SecretRef
 
 Action = Literal["created", "updated", "unchanged"]
 
@@ -156,7 +156,12 @@ class _Plan:
 
 def apply_file(path: Path, *, dry_run: bool = False) -> list[AppliedBlock]:
     """Create or update every block in ``path``; nothing is written if any is invalid."""
-    from orch.block_store import open_block_store, prepare_save, stored_document, write_prepared
+    from orch.blocks.block_store import (
+        open_block_store,
+        prepare_save,
+        stored_document,
+        write_prepared,
+    )
 
     plan = _Plan(path, read_config(path))
     plan.build_all()

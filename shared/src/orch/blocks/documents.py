@@ -19,12 +19,12 @@ from typing import TYPE_CHECKING, Any
 from pydantic_core import to_jsonable_python
 
 from orch.errors import BlockCorruptError, BlockNotFoundError, BlockSchemaError, SecretKeyError
-from orch.references import SecretRef
-from orch.secrets import SecretBytes, SecretDict, SecretStr, _Secret
+from orch.secrets.references import SecretRef
+from orch.secrets.types import SecretBytes, SecretDict, SecretStr, _Secret
 from orch.store.crypto import Cipher, InvalidTag
 
 if TYPE_CHECKING:
-    from orch.block import Block
+    from orch.blocks.base import Block
 
 _SECRET_KINDS: dict[str, type[_Secret[Any]]] = {
     "str": SecretStr,
@@ -58,7 +58,7 @@ class Encoder:
         return {name: self.value(getattr(block, name)) for name in type(block).model_fields}
 
     def value(self, value: Any) -> Any:
-        from orch.block import Block
+        from orch.blocks.base import Block
 
         if isinstance(value, Block):
             if value.block_name is not None:
@@ -183,7 +183,7 @@ class Decoder:
             ) from None
 
     def _inline_block(self, value: dict[str, Any], path: str) -> Block:
-        from orch.registry import get_block_class
+        from orch.blocks.registry import get_block_class
 
         cls = get_block_class(self._text(value, "$type", path))
         version = value.get("$version", 1)

@@ -115,11 +115,6 @@ def redact(text: str) -> str:
     return pattern.sub(MASK, text)
 
 
-def has_secrets() -> bool:
-    """Whether any secret value has been revealed in this process."""
-    return bool(_values)
-
-
 def revealed() -> tuple[str, ...]:
     """The values revealed so far, for a worker process to :func:`remember` (never log them).
 
@@ -207,14 +202,6 @@ class RedactingFilter(logging.Filter):
             if type(value) is str:
                 attrs[name] = redact(value)
         return True
-
-
-def install_logging_filter(logger: logging.Logger | None = None) -> None:
-    """Add :class:`RedactingFilter` to every handler of ``logger`` (the root by default)."""
-    target = logger or logging.getLogger()
-    for handler in target.handlers:
-        if not any(isinstance(f, RedactingFilter) for f in handler.filters):
-            handler.addFilter(RedactingFilter())
 
 
 # --- uncaught exceptions ----------------------------------------------------------------

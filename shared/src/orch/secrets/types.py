@@ -1,6 +1,6 @@
 """Secret field types: ``SecretStr``, ``SecretBytes`` and ``SecretDict``.
 
-A secret holds either a literal value or a :class:`~orch.references.SecretRef`. It is
+A secret holds either a literal value or a :class:`~orch.secrets.references.SecretRef`. It is
 masked in ``repr``, ``str``, ``model_dump()``, JSON and exception messages; the value is
 only reachable through ``get_secret_value()``, which also remembers it for redaction of
 logs and run history. In the block store a literal is encrypted and a reference is kept
@@ -19,8 +19,8 @@ from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import core_schema
 
 from orch.errors import SecretReferenceError
-from orch.redaction import MASK, remember
-from orch.references import Resolved, SecretRef
+from orch.secrets.redaction import MASK, remember
+from orch.secrets.references import Resolved, SecretRef
 
 T = TypeVar("T")
 

@@ -7,7 +7,7 @@ runs finish, when the flow run ends. Integration packages (``orch-dask``) subcla
 
 Example:
     >>> from orch import flow
-    >>> from orch.task_runners import ThreadPoolTaskRunner
+    >>> from orch.engine.task_runners import ThreadPoolTaskRunner
     >>> @flow(task_runner=ThreadPoolTaskRunner(max_workers=8))
     ... def f() -> None: ...
 """
@@ -26,7 +26,7 @@ from orch.errors import SerializationError
 from orch.states import State
 
 if TYPE_CHECKING:
-    from orch.context import TaskRun
+    from orch.engine.context import TaskRun
     from orch.tasks import Task
 
 
@@ -149,7 +149,7 @@ class ProcessPoolTaskRunner(TaskRunner):
         self, task: Task[Any, Any], task_run: TaskRun, call: Callable[[], State[Any]]
     ) -> cf.Future[State[Any]]:
         check_picklable(task, "the task function")
-        from orch.tasks import run_in_process_parent
+        from orch.engine.task_engine import run_in_process_parent
 
         return self._feeder.submit_call(
             task, task_run, lambda: run_in_process_parent(self._pool(), task, task_run)

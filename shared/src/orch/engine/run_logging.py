@@ -21,11 +21,11 @@ import sys
 import threading
 from typing import TYPE_CHECKING, Any
 
-from orch.context import flow_run_ctx, task_run_ctx
+from orch.engine.context import flow_run_ctx, task_run_ctx
 from orch.errors import MissingContextError
 
 if TYPE_CHECKING:
-    from orch.context import TaskRun
+    from orch.engine.context import TaskRun
 
 _configured = False
 _lock = threading.Lock()
@@ -82,7 +82,7 @@ def _configure() -> logging.Logger:
         return logger
     with _lock:
         if not _configured:
-            from orch.redaction import RedactingFilter
+            from orch.secrets.redaction import RedactingFilter
 
             level = os.environ.get("ORCH_LOGGING_LEVEL", "INFO").strip().upper() or "INFO"
             logger.setLevel(level)
@@ -181,12 +181,6 @@ def task_logger(run: TaskRun) -> RunLogger:
             "run_label": f"Task run {run.name!r}",
         },
     )
-
-
-def runtime_logger() -> RunLogger:
-    """The run logger when in a run, else one labelled ``orch`` (runtime messages)."""
-    extra = _context_extra() or {"flow_run_id": None, "task_run_id": None, "run_label": "orch"}
-    return RunLogger(_configure(), extra)
 
 
 _original_print = builtins.print

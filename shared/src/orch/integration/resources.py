@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, Self, TypeVar, cast
 if TYPE_CHECKING:
     from types import TracebackType
 
-    from orch.block import Block
+    from orch.blocks.base import Block
 
 T = TypeVar("T")
 
@@ -78,8 +78,8 @@ def fingerprint_input(value: Any) -> Any:
     """
     from pydantic import BaseModel
 
-    from orch.block import Block
-    from orch.secrets import SECRET_TYPES
+    from orch.blocks.base import Block
+    from orch.secrets.types import SECRET_TYPES
 
     if isinstance(value, BaseModel):
         plain: dict[str, Any] = {}

@@ -21,8 +21,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from orch import registry
-from orch.documents import Decoder, Encoder, validate_document
+from orch.blocks import registry
+from orch.blocks.documents import Decoder, Encoder, validate_document
 from orch.errors import (
     BlockConflictError,
     BlockCorruptError,
@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from orch.store.crypto import Cipher
 
 if TYPE_CHECKING:
-    from orch.block import Block, BlockInfo
+    from orch.blocks.base import Block, BlockInfo
 
 SCHEMA = [
     """CREATE TABLE IF NOT EXISTS orch_blocks (
@@ -452,7 +452,7 @@ def delete_block(slug: str, name: str) -> None:
 
 
 def _infos(rows: list[tuple[Any, ...]]) -> list[BlockInfo]:
-    from orch.block import BlockInfo
+    from orch.blocks.base import BlockInfo
 
     return [
         BlockInfo(str(s), str(n), int(v), int(r), float(c), float(u)) for s, n, v, r, c, u in rows
@@ -497,7 +497,7 @@ def rotate_key(new_key: bytes) -> Rotation:
     the block. The task cache, sealed with the old key, is dropped. The caller makes
     ``new_key`` the configured key afterwards (see ``orch store rotate-key``).
     """
-    from orch import cache
+    from orch.engine import cache
     from orch.store.crypto import Cipher, InvalidTag
     from orch.store.keyring import forget_ciphers
     from orch.store.meta import set_meta

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 from orch.errors import SecretReferenceError
-from orch.references import SecretRef
+from orch.secrets.references import SecretRef
 
 
 def resolve_env(ref: SecretRef) -> str:

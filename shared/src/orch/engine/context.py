@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any
 from orch.errors import MissingContextError
 
 if TYPE_CHECKING:
+    from orch.engine.task_runners import TaskRunner
     from orch.flows import Flow
-    from orch.task_runners import TaskRunner
     from orch.tasks import Task
 
 _bits = random.getrandbits  # seeded from the OS, re-seeded after fork by `random`
