@@ -15,7 +15,6 @@ from typing import Any
 import pytest
 from orch import Block, SecretRef, SecretStr
 from orch.integration.resources import (
-    PicklesByName,
     ProcessResources,
     ResourceSlot,
     block_fingerprint,
@@ -36,7 +35,7 @@ class ResApiCredentials(Block):
     token: SecretStr
 
 
-class ResApiConnector(PicklesByName, Block):
+class ResApiConnector(Block):
     """A connector holding credentials, pickled by name when saved (a test block).
 
     Example:
@@ -181,39 +180,6 @@ def test_a_cleared_slot_drops_its_hold_without_closing() -> None:
     first.clear()  # e.g. its block's settings changed
     assert table.holders("k") == 1 and not client.closed
     assert table.release(second) is True and client.closed
-
-
-def test_owns_process_resource_release_keeps_an_equal_blocks_client() -> None:
-    from typing import ClassVar
-
-    from orch.integration.resources import OwnsProcessResource
-
-    clients = _table()
-
-    class HeldConnector(OwnsProcessResource, Block):
-        """A connector on the deprecated mixin (a test block).
-
-        Example:
-            HeldConnector(url="https://api")
-        """
-
-        url: str
-        _process_resources: ClassVar[ProcessResources[Client]] = clients
-        _slot: ResourceSlot[Client] = PrivateAttr(default_factory=ResourceSlot)
-
-        def get_client(self) -> Client:
-            return clients.get_or_create(self._fingerprint, Client, slot=self._slot)
-
-    first, second = HeldConnector(url="u"), HeldConnector(url="u")
-    client = first.get_client()
-    assert second.get_client() is client
-    first._release()
-    assert not client.closed and second.get_client() is client
-    # A shallow copy (model_copy) has a slot of its own: changed, it gets another client.
-    assert second.model_copy(update={"url": "v"}).get_client() is not client
-    with second:
-        pass
-    assert client.closed
 
 
 def test_a_slot_is_never_copied_or_pickled() -> None:

@@ -38,18 +38,15 @@ import os
 import threading
 import weakref
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, Self, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 if TYPE_CHECKING:
-    from types import TracebackType
 
     from orch.blocks.base import Block
 
 T = TypeVar("T")
 
 __all__ = [
-    "OwnsProcessResource",
-    "PicklesByName",
     "ProcessResources",
     "ResourceSlot",
     "block_fingerprint",
@@ -415,76 +412,3 @@ def _forget_all_in_child() -> None:
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forget_all_in_child)
-
-
-# --- pickling by name ------------------------------------------------------------------------
-def _load_saved(cls: type[Block], name: str) -> Block:
-    """Unpickle what older versions pickled by name (``orch.Block`` does it itself now)."""
-    return cls.load(name)
-
-
-class PicklesByName:
-    """Deprecated: every :class:`~orch.Block` pickles by name now; kept for old imports.
-
-    A saved block pickles by its name (a process pool re-loads it from the store, so no
-    secret travels through the pipe); one changed after loading, or unsaved, by value.
-    """
-
-
-# --- the connector's life cycle --------------------------------------------------------------
-class OwnsProcessResource(PicklesByName):
-    """Deprecated: use :class:`orch.integration.Connector`, which does all this itself.
-
-    Mixin for a connector block whose client lives in a :class:`ProcessResources` table.
-
-    The block names its table in ``_process_resources`` and keeps a ``_slot``; it gets
-    ``_fingerprint()`` (the table's key for it), ``_release()`` (drop this block's hold on
-    its client; the client is closed when no other block holds it; the next use makes a
-    new one), ``with block:`` (releases at the end), a slot
-    emptied whenever a field changes (changed settings need another client), and pickling
-    by name. Put it before ``Block`` in the bases.
-
-    Example:
-        class ApiConnector(OwnsProcessResource, Block):
-            _process_resources: ClassVar[ProcessResources[ApiClient]] = _clients
-            _slot: ResourceSlot[ApiClient] = PrivateAttr(default_factory=ResourceSlot)
-
-            def get_client(self) -> ApiClient:
-                return _clients.get_or_create(self._fingerprint, self._new, slot=self._slot)
-
-            def close(self) -> None:
-                self._release()
-    """
-
-    _process_resources: ClassVar[ProcessResources[Any]]
-    _slot: ResourceSlot[Any]
-
-    def _fingerprint(self) -> str:
-        """A digest of the content: equal blocks share a client, changed ones do not."""
-        return block_fingerprint(cast("Block", self))
-
-    def _release(self) -> None:
-        type(self)._process_resources.release(self._slot)
-
-    def __copy__(self) -> Self:
-        # pydantic's shallow copy (and model_copy(update=...)) shares private attributes:
-        # the copy gets a slot of its own, or it would share (and release) our client.
-        copied = super().__copy__()  # type: ignore[misc]
-        copied.__pydantic_private__["_slot"] = ResourceSlot()
-        return cast(Self, copied)
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        super().__setattr__(name, value)
-        if name in type(self).model_fields:  # type: ignore[attr-defined]
-            self._slot.clear()  # look the client up again on next use
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._release()
