@@ -107,6 +107,14 @@ class ConcurrencyError(RunError):
     """A concurrency limit is misconfigured or a slot could not be acquired in time."""
 
 
+class NotInOrchError(OrchError, ImportError, NotImplementedError):
+    """A Prefect name orch does not have; the message says what to use instead.
+
+    An ``ImportError`` (``from orch.artifacts import ...``) and a ``NotImplementedError``
+    (``flow.serve()``), so code that guards either way keeps working.
+    """
+
+
 class TerminationSignal(BaseException):
     """Raised in a flow's main thread when the process gets SIGTERM: the run is recorded
     Crashed, then the process ends as SIGTERM would have ended it.

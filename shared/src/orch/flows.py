@@ -19,7 +19,7 @@ import inspect
 import random
 import time
 from collections.abc import Callable, Coroutine, Iterable, Sequence
-from typing import Any, Generic, ParamSpec, TypeVar, overload
+from typing import Any, Generic, NoReturn, ParamSpec, TypeVar, overload
 
 from orch import history
 from orch.engine.context import (
@@ -31,7 +31,7 @@ from orch.engine.context import (
 )
 from orch.engine.runs import call_with_timeout, render_run_name, resolve_log_prints, retry_delay
 from orch.engine.task_runners import TaskRunner, ThreadPoolTaskRunner
-from orch.errors import ParameterValidationError, TerminationSignal
+from orch.errors import NotInOrchError, ParameterValidationError, TerminationSignal
 from orch.futures import OrchFuture, resolve_futures
 from orch.states import COMPLETED, CRASHED, FAILED, RETRYING, RUNNING, State
 
@@ -141,6 +141,22 @@ class Flow(Generic[P, R]):
         if unknown:
             raise TypeError(f"flow {self.name!r}: unknown option(s) {sorted(unknown)}")
         return Flow(self.fn, **{**self._options, **options})
+
+    def serve(self, *args: Any, **kwargs: Any) -> NoReturn:
+        """Not in orch (Prefect's long-running scheduler process); raises with what to do."""
+        raise NotInOrchError(
+            f"flow {self.name!r}: Flow.serve is Prefect's, not orch's (yet: planned in "
+            "issue 21). orch has no server or scheduler: call the flow from a script and "
+            "run it on a schedule with cron, a systemd timer, a Kubernetes CronJob or CI"
+        )
+
+    def deploy(self, *args: Any, **kwargs: Any) -> NoReturn:
+        """Not in orch (Prefect's server-side deployments); raises with what to do."""
+        raise NotInOrchError(
+            f"flow {self.name!r}: Flow.deploy is Prefect's, not orch's: there is no server "
+            "or work pool. Ship the script (or a package or image with it) and run "
+            "`python your_flow.py` where it should run, on cron, systemd or Kubernetes"
+        )
 
     def on_completion(self, fn: FlowHook) -> FlowHook:
         """Add a completion hook ``fn(flow, flow_run, state)`` (usable as a decorator)."""

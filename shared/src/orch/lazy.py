@@ -78,3 +78,24 @@ def _version(module_name: str) -> str:
         ) from None
     vars(sys.modules[module_name])["__version__"] = value  # later reads cost nothing
     return value
+
+
+def not_in_orch(module_name: str, message: str) -> Callable[[str], Any]:
+    """``__getattr__`` for a module kept at a Prefect path that orch does not fill.
+
+    Any public name raises :class:`~orch.errors.NotInOrchError` with ``message`` (what
+    to do in orch instead); dunder lookups stay ``AttributeError`` so tools that probe
+    modules (doctest, pytest, ``hasattr``) work.
+
+    Example:
+        __getattr__ = not_in_orch(__name__, "orch has no artifacts: log a line instead")
+    """
+
+    def __getattr__(name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(f"module {module_name!r} has no attribute {name!r}")
+        from orch.errors import NotInOrchError
+
+        raise NotInOrchError(f"{module_name}.{name} is Prefect's, not orch's: {message}")
+
+    return __getattr__

@@ -18,10 +18,18 @@ class Secret(Block):
         from orch.system_blocks import Secret
 
         Secret(value=SecretRef("env://GITHUB_TOKEN")).save("github-token")
-        token = Secret.load("github-token").value.get_secret_value()
+        token = Secret.load("github-token").get()
     """
 
     value: SecretStr = Field(description="The secret, or a reference to where it is kept.")
+
+    def get(self) -> str:
+        """The secret's plain value (Prefect's ``Secret.get()``; resolves a reference).
+
+        Example:
+            ``Secret.load("github-token").get()``
+        """
+        return self.value.get_secret_value()
 
 
 class Json(Block):
@@ -35,3 +43,7 @@ class Json(Block):
     """
 
     value: Any = Field(description="Any JSON value: object, list, string, number, boolean.")
+
+
+# Prefect's spelling (``prefect.blocks.system.JSON``): the same block type.
+JSON = Json

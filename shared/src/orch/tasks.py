@@ -26,6 +26,7 @@ from collections.abc import Callable, Coroutine, Iterable, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, overload
 
+from orch.cache_policies import CachePolicy, _NoCache
 from orch.engine.context import (
     FlowRunContext,
     TaskRun,
@@ -134,6 +135,7 @@ class Task(Generic[P, R]):
         cache_key_fn: CacheKeyFn | None = None,
         cache_expiration: timedelta | None = None,
         refresh_cache: bool = False,
+        cache_policy: CachePolicy | None = None,
         task_run_name: str | Callable[..., str] | None = None,
         tags: Iterable[str] | None = None,
         concurrency_limit: int | None = None,
@@ -161,6 +163,15 @@ class Task(Generic[P, R]):
         if timeout_seconds is not None and timeout_seconds <= 0:
             raise ValueError(f"task {self.name!r}: timeout_seconds must be > 0")
         self.timeout_seconds = timeout_seconds
+        if cache_policy is not None:
+            if cache_key_fn is not None:
+                raise ValueError(
+                    f"task {self.name!r}: give cache_policy or cache_key_fn, not both "
+                    "(a policy is a cache_key_fn)"
+                )
+            # NONE means no caching; any other policy computes the key
+            cache_key_fn = None if isinstance(cache_policy, _NoCache) else cache_policy
+        self.cache_policy = cache_policy
         self.cache_key_fn = cache_key_fn
         self.cache_expiration = cache_expiration
         self.refresh_cache = refresh_cache
@@ -188,7 +199,8 @@ class Task(Generic[P, R]):
             "retry_on": retry_on,
             "retry_condition_fn": retry_condition_fn,
             "timeout_seconds": timeout_seconds,
-            "cache_key_fn": cache_key_fn,
+            "cache_key_fn": None if cache_policy is not None else cache_key_fn,
+            "cache_policy": cache_policy,
             "cache_expiration": cache_expiration,
             "refresh_cache": refresh_cache,
             "task_run_name": task_run_name,
@@ -390,6 +402,7 @@ def task(
     cache_key_fn: CacheKeyFn | None = None,
     cache_expiration: timedelta | None = None,
     refresh_cache: bool = False,
+    cache_policy: CachePolicy | None = None,
     task_run_name: str | Callable[..., str] | None = None,
     tags: Iterable[str] | None = None,
     concurrency_limit: int | None = None,
@@ -405,7 +418,8 @@ def task(__fn: Callable[P, R] | None = None, **options: Any) -> Any:
     Options: ``name``, ``retries``, ``retry_delay_seconds`` (seconds, a list per retry, or
     a callable of the attempt number), ``retry_jitter_factor``, ``retry_on`` (exception
     types), ``retry_condition_fn(task, task_run, state)``, ``timeout_seconds``,
-    ``cache_key_fn(context, parameters)``, ``cache_expiration``, ``refresh_cache``,
+    ``cache_key_fn(context, parameters)`` or ``cache_policy`` (Prefect's, from
+    :mod:`orch.cache_policies`), ``cache_expiration``, ``refresh_cache``,
     ``task_run_name`` (``str.format`` template over the arguments, or a callable),
     ``tags``, ``concurrency_limit`` (runs at once, across processes sharing the store),
     ``log_prints``, ``on_completion`` / ``on_failure`` (hooks ``fn(task, task_run, state)``).

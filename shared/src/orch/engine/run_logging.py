@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 
 _configured = False
 _lock = threading.Lock()
+# The logger every run record goes through (``orch.logging.disable_run_logger`` turns it off).
+RUN_LOGGER_NAME = "orch.runs"
 _FORMAT = "%(asctime)s.%(msecs)03d | %(levelname)-7s | %(run_label)s - %(message)s"
 
 
@@ -77,7 +79,7 @@ class _LabelDefault(logging.Filter):
 
 def _configure() -> logging.Logger:
     global _configured
-    logger = logging.getLogger("orch.runs")
+    logger = logging.getLogger(RUN_LOGGER_NAME)
     if _configured:
         return logger
     with _lock:
@@ -147,6 +149,9 @@ def get_run_logger() -> RunLogger:
     """
     extra = _context_extra()
     if extra is None:
+        if logging.getLogger(RUN_LOGGER_NAME).disabled:
+            # inside orch.logging.disable_run_logger(): task.fn() in a unit test
+            return RunLogger(_configure(), {"run_label": "no run"})
         raise MissingContextError(
             "get_run_logger() was called outside a flow or task run: call it from code "
             "running inside a @flow or @task (or use logging.getLogger outside runs)"
