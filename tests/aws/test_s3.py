@@ -53,6 +53,30 @@ def test_upload_bytes_and_download_bytes_under_the_folder(bucket: S3Bucket) -> N
     assert s3_download(bucket, "a/b.txt") == b"hello"
 
 
+def test_upload_takes_prefects_argument_names(bucket: S3Bucket, tmp_path: Path) -> None:
+    report = tmp_path / "report.csv"
+    report.write_bytes(b"a,b\n1,2\n")
+    assert s3_upload(bucket=bucket, from_path=report, to_path="out/r.csv") == "out/r.csv"
+    assert s3_upload(bucket=bucket, from_path=str(report)) == "report.csv"  # the file's name
+    assert s3_upload(bucket, data=b"raw", to_path="raw.bin") == "raw.bin"
+    assert _keys(bucket) == ["data/out/r.csv", "data/raw.bin", "data/report.csv"]
+    assert s3_download(bucket, "out/r.csv") == b"a,b\n1,2\n"
+
+
+def test_upload_with_prefect_names_wrong_says_what_to_change(
+    bucket: S3Bucket, tmp_path: Path
+) -> None:
+    with pytest.raises(TypeError, match=r"bucket must be an S3Bucket block.*not a name"):
+        s3_upload(bucket="my-bucket", data=b"x", to_path="k")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"once, as source .*got source, data"):
+        s3_upload(bucket, b"x", "k", data=b"y")
+    with pytest.raises(TypeError, match=r"key \(or Prefect's to_path=\) is required"):
+        s3_upload(bucket, data=b"x")
+    with pytest.raises(TypeError, match="key or Prefect's to_path=, not both"):
+        s3_upload(bucket, b"x", "k", to_path="j")
+    assert _keys(bucket) == []
+
+
 def test_upload_file_and_download_to_file_and_directory(bucket: S3Bucket, tmp_path: Path) -> None:
     src = tmp_path / "in.bin"
     src.write_bytes(os.urandom(1000))

@@ -153,19 +153,57 @@ def _safe_join(root: Path, relative: str, *, bucket: S3Bucket, key: str) -> Path
     return dest
 
 
+def _upload_arguments(
+    bucket: object,
+    source: str | os.PathLike[str] | bytes | bytearray | memoryview | IO[bytes] | None,
+    key: str | None,
+    from_path: str | os.PathLike[str] | None,
+    to_path: str | None,
+    data: bytes | None,
+) -> tuple[str | os.PathLike[str] | bytes | bytearray | memoryview | IO[bytes], str]:
+    """``(source, key)`` of s3_upload, from orch's names or Prefect's (``from_path``,
+    ``data``, ``to_path``), so a call moved from Prefect works or says what to change."""
+    if not isinstance(bucket, S3Bucket):
+        raise TypeError(
+            "s3_upload: bucket must be an S3Bucket block (S3Bucket.load('name')), got "
+            f"{type(bucket).__name__}: orch's S3 tasks take the block, which carries the "
+            "bucket name and its credentials, not a name plus aws_credentials"
+        )
+    given = {"source": source, "from_path": from_path, "data": data}
+    named = [name for name, value in given.items() if value is not None]
+    if len(named) != 1:
+        raise TypeError(
+            "s3_upload: give what to upload once, as source (or Prefect's from_path= or "
+            f"data=); got {', '.join(named) or 'none of them'}"
+        )
+    if key is not None and to_path is not None:
+        raise TypeError("s3_upload: give key or Prefect's to_path=, not both")
+    target = key if key is not None else to_path
+    if target is None:
+        if from_path is None:
+            raise TypeError("s3_upload: key (or Prefect's to_path=) is required")
+        target = Path(from_path).name  # as S3Bucket.upload_from_path does
+    chosen = given[named[0]]
+    assert chosen is not None
+    return chosen, target
+
+
 # --- the tasks ----------------------------------------------------------------------------
 
 
 @task
 def s3_upload(
     bucket: S3Bucket,
-    source: str | os.PathLike[str] | bytes | bytearray | memoryview | IO[bytes],
-    key: str,
+    source: str | os.PathLike[str] | bytes | bytearray | memoryview | IO[bytes] | None = None,
+    key: str | None = None,
     *,
     part_size: int = DEFAULT_PART_SIZE,
     max_concurrency: int = DEFAULT_CONCURRENCY,
     extra_args: dict[str, Any] | None = None,
     progress: bool | None = None,
+    from_path: str | os.PathLike[str] | None = None,
+    to_path: str | None = None,
+    data: bytes | None = None,
 ) -> str | list[str]:
     """Upload a file, bytes, a binary file object, or a whole directory to ``key``.
 
@@ -173,6 +211,8 @@ def s3_upload(
     anything fails midway the multipart upload is aborted: no parts are left behind and
     no object appears. A directory is uploaded under ``key/`` with its relative paths.
     ``progress``: ``None`` shows a bar on a terminal and log lines otherwise.
+    Prefect's argument names work too: ``from_path=`` or ``data=`` for ``source``,
+    ``to_path=`` for ``key`` (default with ``from_path``: the file's name).
 
     Returns the key written (relative to ``bucket_folder``), or the keys for a directory.
 
@@ -182,6 +222,7 @@ def s3_upload(
 
         s3_upload(S3Bucket.load("sales-raw"), "exports/day.parquet", "2024/06/01.parquet")
     """
+    source, key = _upload_arguments(bucket, source, key, from_path, to_path, data)
     uploads: list[tuple[Any, str, int]] = []  # (file name or object, relative key, size)
     is_dir = False
     if isinstance(source, bytes | bytearray | memoryview):
