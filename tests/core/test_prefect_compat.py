@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import inspect
 import logging
 import subprocess
 import sys
@@ -255,3 +256,37 @@ def test_import_orch_does_not_load_the_compat_modules() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+# --- the block methods a Prefect flow calls, with Prefect's argument names ---------------
+@pytest.mark.parametrize(
+    ("module", "block", "method", "parameters"),
+    [
+        ("orch_aws", "S3Bucket", "upload_from_path", ["from_path", "to_path"]),
+        ("orch_aws", "S3Bucket", "download_object_to_path", ["from_path", "to_path"]),
+        ("orch_aws", "S3Bucket", "read_path", ["path"]),
+        ("orch_aws", "S3Bucket", "write_path", ["path", "content"]),
+        ("orch_sqlalchemy", "SqlAlchemyConnector", "execute", ["operation", "parameters"]),
+        (
+            "orch_sqlalchemy",
+            "SqlAlchemyConnector",
+            "execute_many",
+            ["operation", "seq_of_parameters"],
+        ),
+        ("orch_sqlalchemy", "SqlAlchemyConnector", "fetch_one", ["operation", "parameters"]),
+        (
+            "orch_sqlalchemy",
+            "SqlAlchemyConnector",
+            "fetch_many",
+            ["operation", "parameters", "size"],
+        ),
+        ("orch_sqlalchemy", "SqlAlchemyConnector", "fetch_all", ["operation", "parameters"]),
+    ],
+)
+def test_block_methods_keep_prefects_names(
+    module: str, block: str, method: str, parameters: list[str]
+) -> None:
+    # Called for real against moto and PostgreSQL by tests/docs/test_migrating_from_prefect.py.
+    cls = getattr(pytest.importorskip(module), block)
+    names = list(inspect.signature(getattr(cls, method)).parameters)
+    assert names[1 : 1 + len(parameters)] == parameters
