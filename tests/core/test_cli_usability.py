@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -193,3 +194,41 @@ def test_help_has_no_raw_markup(command: tuple[str, ...]) -> None:
     assert result.returncode == 0, result.stderr
     for raw in ("``", "<bool>", "<list[str]>", "{name}", ":class:", "[default: 20]ms"):
         assert raw not in result.stdout, (raw, result.stdout)
+
+
+def test_unknown_bare_name_suggests_the_full_name() -> None:
+    assert (
+        orch("block", "create", "secret", "github-token", "--ref", "value=env://T").returncode == 0
+    )
+    result = orch("block", "inspect", "github-tokn")
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        "error: no saved block is named 'github-tokn' (did you mean 'secret/github-token'?)"
+    )
+
+
+def test_rm_asks_at_a_terminal(tmp_path: Path) -> None:
+    """At a terminal, `block rm` asks first; "n" keeps the block, "y" deletes it."""
+    import pty
+
+    assert orch("block", "create", "secret", "tok", "--ref", "value=env://T").returncode == 0
+
+    def answer(reply: bytes) -> tuple[int, str]:
+        pid, fd = pty.fork()
+        if pid == 0:  # the child: `orch block rm` with the pty as its terminal
+            os.execv(sys.executable, [sys.executable, "-m", "orch.cli.main", "block", "rm", "tok"])
+        seen = b""
+        while b"Delete secret/tok?" not in seen:
+            seen += os.read(fd, 1024)
+        os.write(fd, reply + b"\n")
+        with contextlib.suppress(OSError):  # EIO once the child has exited
+            while chunk := os.read(fd, 1024):
+                seen += chunk
+        return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]), seen.decode()
+
+    code, output = answer(b"n")
+    assert code == 1 and "not deleting secret/tok" in output
+    assert json.loads(orch("block", "ls", "--json").stdout) != []
+    code, output = answer(b"y")
+    assert code == 0 and "deleted secret/tok" in output
+    assert json.loads(orch("block", "ls", "--json").stdout) == []

@@ -354,7 +354,7 @@ def create(
     ] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace a block of that name.")] = False,
 ) -> None:
-    """Create a block: prompts field by field (secrets hidden), or take --set/--set-secret/--ref."""
+    """Create a block from --set/--set-secret/--ref, or field by field at prompts."""
     from orch.blocks.base import Block
     from orch.blocks.registry import get_block_class
 
