@@ -232,3 +232,12 @@ def test_rm_asks_at_a_terminal(tmp_path: Path) -> None:
     code, output = answer(b"y")
     assert code == 0 and "deleted secret/tok" in output
     assert json.loads(orch("block", "ls", "--json").stdout) == []
+
+
+def test_a_shared_type_is_not_a_close_name() -> None:
+    assert orch("block", "create", "secret", "mixed", "--ref", "value=env://T").returncode == 0
+    assert orch("block", "create", "json", "tok", "--set", "value=1").returncode == 0
+    far = orch("block", "inspect", "secret/nope")
+    assert far.stderr == "error: no secret block named 'nope' is saved\n"
+    other_type = orch("block", "inspect", "secret/tok")
+    assert "(did you mean 'json/tok'?)" in other_type.stderr

@@ -429,9 +429,19 @@ def _secrets(document: Any) -> Iterator[tuple[dict[str, Any], str]]:
 
 
 def not_found_message(slug: str, name: str) -> str:
-    """The "no TYPE block named 'NAME' is saved" message, with the closest saved name."""
-    saved = [info.full_name for info in list_blocks()]
-    return f"no {slug} block named {name!r} is saved" + did_you_mean(f"{slug}/{name}", saved)
+    """The "no TYPE block named 'NAME' is saved" message, with the closest saved name.
+
+    Close means the same name under another type, or a close name of the same type (a
+    shared type prefix alone does not make two names close).
+    """
+    saved = list_blocks()
+    other = [i.full_name for i in saved if i.name == name]
+    close = did_you_mean(name, [i.name for i in saved if i.slug == slug])
+    if other:
+        close = f" (did you mean {other[0]!r}?)"
+    elif close:
+        close = close.replace(" (did you mean '", f" (did you mean '{slug}/", 1)
+    return f"no {slug} block named {name!r} is saved{close}"
 
 
 def delete_block(slug: str, name: str) -> None:
