@@ -176,21 +176,17 @@ def test_apply_shows_a_field_diff_and_dry_run_writes_nothing(tmp_path: Path) -> 
 # (4) help written for people
 
 
-@pytest.mark.parametrize(
-    "command",
-    [
-        (),
-        ("block",),
-        ("block", "create"),
-        ("block", "apply"),
-        ("runs", "ls"),
-        ("runs", "prune"),
-        ("store",),
-        ("block", "rm"),
-    ],
-)
+COMMANDS = [
+    (),
+    *(("block", c) for c in ("", "types", "ls", "inspect", "create", "rm", "apply")),
+    *(("store", c) for c in ("", "info", "new-key", "rotate-key", "upgrade")),
+    *(("runs", c) for c in ("", "ls", "show", "logs", "prune")),
+]
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c).strip() or "orch")
 def test_help_has_no_raw_markup(command: tuple[str, ...]) -> None:
-    result = orch(*command, "--help")
+    result = orch(*(word for word in command if word), "--help")
     assert result.returncode == 0, result.stderr
     for raw in ("``", "<bool>", "<list[str]>", "{name}", ":class:", "[default: 20]ms"):
         assert raw not in result.stdout, (raw, result.stdout)
@@ -241,3 +237,16 @@ def test_a_shared_type_is_not_a_close_name() -> None:
     assert far.stderr == "error: no secret block named 'nope' is saved\n"
     other_type = orch("block", "inspect", "secret/tok")
     assert "(did you mean 'json/tok'?)" in other_type.stderr
+
+
+def test_completion_offers_commands_states_and_types() -> None:
+    def complete(words: str) -> list[str]:
+        env = {"_ORCH_COMPLETE": "complete_bash", "COMP_WORDS": words}
+        env["COMP_CWORD"] = str(len(words.split()) - 1)
+        result = orch(env=env)
+        assert result.returncode == 0, result.stderr
+        return result.stdout.split()
+
+    assert complete("orch bl") == ["block"]
+    assert complete("orch runs ls --state F") == ["Failed"]
+    assert "secret" in complete("orch block ls --type s")

@@ -47,9 +47,18 @@ def types_(as_json: JsonOpt = False) -> None:
     )
 
 
+def _complete_type(incomplete: str) -> list[str]:
+    from orch.blocks.registry import known_slugs
+
+    return sorted(s for s in known_slugs() if s.startswith(incomplete))
+
+
 @app.command("ls")
 def ls(
-    type_: Annotated[str | None, typer.Option("--type", help="Only this block type.")] = None,
+    type_: Annotated[
+        str | None,
+        typer.Option("--type", help="Only this block type.", autocompletion=_complete_type),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """List saved blocks."""

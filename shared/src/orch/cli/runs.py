@@ -41,6 +41,12 @@ def _jsonable(run: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _complete_state(incomplete: str) -> list[str]:
+    from orch.states import ALL_STATES
+
+    return [s for s in ALL_STATES if s.lower().startswith(incomplete.lower())]
+
+
 @app.command("ls")
 def ls(
     flow: Annotated[str | None, typer.Option("--flow", help="Only runs of this flow.")] = None,
@@ -50,6 +56,7 @@ def ls(
             "--state",
             help="Only runs in this state: Pending, Running, Retrying, Completed, Cached, "
             "Failed or Crashed (any case).",
+            autocompletion=_complete_state,
         ),
     ] = None,
     limit: Annotated[int, typer.Option("--limit", help="How many runs, newest first.")] = 20,
