@@ -250,3 +250,18 @@ def test_completion_offers_commands_states_and_types() -> None:
     assert complete("orch bl") == ["block"]
     assert complete("orch runs ls --state F") == ["Failed"]
     assert "secret" in complete("orch block ls --type s")
+
+
+def test_unknown_flow_filter_suggests_a_recorded_flow() -> None:
+    @flow
+    def nightly_report() -> None:
+        pass
+
+    nightly_report()
+    result = orch("runs", "ls", "--flow", "nightly-reprot")
+    assert result.returncode == 2
+    assert result.stderr == (
+        "error: no flow named 'nightly-reprot' has runs on record "
+        "(did you mean 'nightly-report'?)\n"
+    )
+    assert orch("runs", "ls", "--flow", "nightly-report").returncode == 0

@@ -74,6 +74,8 @@ def ls(
             code=2,
         )
     runs = history.list_flow_runs(flow=flow, state=state, limit=limit)
+    if flow is not None and not runs and flow not in (names := history.flow_names()):
+        fail(f"no flow named {flow!r} has runs on record{did_you_mean(flow, names)}", code=2)
     if as_json:
         emit_json([_jsonable(r) for r in runs])
         return
