@@ -37,7 +37,7 @@ def test_create_inspect_ls_rm_never_show_the_secret(orch_home: Path) -> None:
         assert PLAIN not in result.stdout + result.stderr
     assert json.loads(as_json.stdout)["fields"]["value"] == "**********"
     assert json.loads(listing.stdout)[0]["name"] == "secret/tok"
-    assert orch("block", "rm", "secret/tok").returncode == 0
+    assert orch("block", "rm", "secret/tok", "--yes").returncode == 0
     assert json.loads(orch("block", "ls", "--json").stdout) == []
 
 

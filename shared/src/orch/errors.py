@@ -6,6 +6,17 @@ secret value. The SDK's or driver's own exception is kept as ``__cause__``.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
+
+def did_you_mean(word: str, known: Iterable[str]) -> str:
+    """`` (did you mean 'x'?)`` for the closest of ``known`` to a mistyped ``word``, or ``""``."""
+    import difflib
+
+    choices = {k.lower(): k for k in known}
+    close = difflib.get_close_matches(word.lower(), list(choices), n=1, cutoff=0.6)
+    return f" (did you mean {choices[close[0]]!r}?)" if close else ""
+
 
 class OrchError(Exception):
     """Base class of every error orch raises on purpose."""

@@ -33,8 +33,12 @@ Action = Literal["created", "updated", "unchanged"]
 
 @dataclass
 class AppliedBlock:
+    """What applying a file does to one block, with its stored documents before and after."""
+
     full_name: str
     action: Action
+    before: dict[str, Any] | None = None  # None: the block was not saved yet
+    after: dict[str, Any] | None = None
 
 
 def read_config(path: Path) -> dict[str, Any]:
@@ -173,13 +177,15 @@ def apply_file(path: Path, *, dry_run: bool = False) -> list[AppliedBlock]:
         item = prepare_save(block, name, overwrite=True, store=store)
         item.expected_revision = None  # apply replaces whatever is stored
         existing = stored_document(slug, name)
-        if existing is None:
+        before = None if existing is None else json.loads(existing)
+        after = json.loads(item.document)
+        if before is None:
             action: Action = "created"
-        elif json.loads(existing) == json.loads(item.document):
+        elif before == after:
             action = "unchanged"
         else:
             action = "updated"
-        results.append(AppliedBlock(full, action))
+        results.append(AppliedBlock(full, action, before, after))
         if action != "unchanged":
             prepared.append(item)
     if not dry_run and prepared:

@@ -10,7 +10,7 @@ from typing import Any, ClassVar, Self, SupportsIndex
 from pydantic import BaseModel, ConfigDict, PrivateAttr, ValidationError
 
 from orch.blocks import registry
-from orch.errors import BlockError, BlockNotFoundError, BlockValidationError
+from orch.errors import BlockError, BlockNotFoundError, BlockValidationError, did_you_mean
 from orch.secrets.types import SECRET_TYPES
 
 # Used with fullmatch: a ``$`` would also match before a trailing newline ("prod\n").
@@ -279,13 +279,18 @@ class Block(BaseModel):
                 )
             return check_block_type_slug(slug), check_block_name(bare)
         if cls is Block:
-            from orch.blocks.block_store import find_by_name
+            from orch.blocks.block_store import find_by_name, list_blocks
 
             matches = find_by_name(check_block_name(name))
             if len(matches) == 1:
                 return matches[0].slug, name
             if not matches:
-                raise BlockNotFoundError(f"no saved block is named {name!r}")
+                saved = {i.name: i.full_name for i in list_blocks()}
+                hint = did_you_mean(name, saved)
+                close = hint.removeprefix(" (did you mean ").removesuffix("?)").strip("'")
+                if close in saved:  # suggest the full name, which always works
+                    hint = f" (did you mean {saved[close]!r}?)"
+                raise BlockNotFoundError(f"no saved block is named {name!r}{hint}")
             options = ", ".join(m.full_name for m in matches)
             raise BlockError(f"several blocks are named {name!r}: say which ({options})")
         return cls.block_type_slug, check_block_name(name)

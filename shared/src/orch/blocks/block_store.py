@@ -32,6 +32,7 @@ from orch.errors import (
     BlockNotFoundError,
     OrchError,
     SecretKeyError,
+    did_you_mean,
 )
 from orch.store import Store, Tx, get_store
 from orch.store.keyring import cipher_for, current_cipher, store_cipher
@@ -332,7 +333,7 @@ def load_block(slug: str, name: str, _depth: int = 0) -> Block:
             (slug, name),
         ).fetchone()
     if row is None:
-        raise BlockNotFoundError(f"no {slug} block named {name!r} is saved")
+        raise BlockNotFoundError(not_found_message(slug, name))
     version, revision, module, distribution, document, mac, recorded = row
     if mac is None:
         raise BlockIntegrityError(_unsigned_message(document_name))
@@ -425,6 +426,22 @@ def _secrets(document: Any) -> Iterator[tuple[dict[str, Any], str]]:
             )
         elif isinstance(node, list):
             stack.extend((value, f"{path}[{i}]") for i, value in reversed(list(enumerate(node))))
+
+
+def not_found_message(slug: str, name: str) -> str:
+    """The "no TYPE block named 'NAME' is saved" message, with the closest saved name.
+
+    Close means the same name under another type, or a close name of the same type (a
+    shared type prefix alone does not make two names close).
+    """
+    saved = list_blocks()
+    other = [i.full_name for i in saved if i.name == name]
+    close = did_you_mean(name, [i.name for i in saved if i.slug == slug])
+    if other:
+        close = f" (did you mean {other[0]!r}?)"
+    elif close:
+        close = close.replace(" (did you mean '", f" (did you mean '{slug}/", 1)
+    return f"no {slug} block named {name!r} is saved{close}"
 
 
 def delete_block(slug: str, name: str) -> None:

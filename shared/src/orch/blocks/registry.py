@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from importlib.metadata import EntryPoint
 from typing import TYPE_CHECKING
 
-from orch.errors import BlockTypeNotFoundError
+from orch.errors import BlockTypeNotFoundError, did_you_mean
 
 if TYPE_CHECKING:
     from orch.blocks.base import Block
@@ -78,10 +78,24 @@ def get_block_class(slug: str, origin: TypeOrigin | None = None) -> type[Block]:
         raise BlockTypeNotFoundError(
             f"block type {slug!r} is not installed: pip install {BLOCK_TYPES[slug]}"
         )
-    where = f" (defined in {origin.module})" if origin is not None and origin.module else ""
+    # Said for a person at a prompt: the closest known type (and its package), and where
+    # to see the list; Python users learn that their own types must be imported first.
+    hint = did_you_mean(slug, known_slugs())
+    close = hint.removeprefix(" (did you mean ").removesuffix("?)").strip("'")
+    if close in BLOCK_TYPES:
+        hint = f" (did you mean {close!r}, from the package {BLOCK_TYPES[close]}?)"
+    where = f", defined in {origin.module}" if origin is not None and origin.module else ""
     raise BlockTypeNotFoundError(
-        f"block type {slug!r} is not registered{where}: import or define its class first"
+        f"unknown block type {slug!r}{hint}{where}; `orch block types` lists the installed "
+        "types (a type of your own is known once the module that defines it is imported)"
     )
+
+
+def known_slugs() -> set[str]:
+    """Every slug this process knows: defined, installed, or of an orch package."""
+    from orch._catalog import BLOCK_TYPES
+
+    return set(_by_slug) | set(_scan()) | set(BLOCK_TYPES)
 
 
 def origin_of(cls: type[Block]) -> TypeOrigin:

@@ -47,15 +47,35 @@ def types_(as_json: JsonOpt = False) -> None:
     )
 
 
+def _complete_type(incomplete: str) -> list[str]:
+    from orch.blocks.registry import known_slugs
+
+    return sorted(s for s in known_slugs() if s.startswith(incomplete))
+
+
 @app.command("ls")
 def ls(
-    type_: Annotated[str | None, typer.Option("--type", help="Only this block type.")] = None,
+    type_: Annotated[
+        str | None,
+        typer.Option("--type", help="Only this block type.", autocompletion=_complete_type),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """List saved blocks."""
     from orch.blocks.block_store import list_blocks
+    from orch.blocks.registry import known_slugs
+    from orch.errors import did_you_mean
 
     infos = list_blocks(type_)
+    if type_ is not None and not infos:
+        # A typo must not look like "no blocks": the type has to be known or saved.
+        known = known_slugs() | {i.slug for i in list_blocks()}
+        if type_ not in known:
+            fail(
+                f"unknown block type {type_!r}{did_you_mean(type_, known)}; "
+                "`orch block types` lists the installed types",
+                code=2,
+            )
     if as_json:
         emit_json(
             [
@@ -157,13 +177,13 @@ def _key_problem() -> str | None:
 
 def _masked_document(slug: str, name: str) -> tuple[int, dict[str, Any]]:
     """The revision and masked fields of a saved block, from its stored document alone."""
-    from orch.blocks.block_store import find_by_name, stored_document
+    from orch.blocks.block_store import find_by_name, not_found_message, stored_document
     from orch.errors import BlockCorruptError, BlockNotFoundError
 
     infos = [i for i in find_by_name(name) if i.slug == slug]
     document = stored_document(slug, name)
     if not infos or document is None:
-        raise BlockNotFoundError(f"no {slug} block named {name!r} is saved")
+        raise BlockNotFoundError(not_found_message(slug, name))
     try:
         data = json.loads(document)
     except ValueError:
@@ -343,7 +363,7 @@ def create(
     ] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace a block of that name.")] = False,
 ) -> None:
-    """Create a block: prompts field by field (secrets hidden), or take --set/--set-secret/--ref."""
+    """Create a block from --set/--set-secret/--ref, or field by field at prompts."""
     from orch.blocks.base import Block
     from orch.blocks.registry import get_block_class
 
@@ -404,27 +424,92 @@ def _prompt_fields(cls: Any, secret_fields: set[str]) -> dict[str, Any]:
 
 
 @app.command("rm")
-def rm(name: Annotated[str, typer.Argument(help="TYPE/NAME, or NAME if it is unique.")]) -> None:
-    """Delete a saved block (refused while other blocks reference it)."""
+def rm(
+    name: Annotated[str, typer.Argument(help="TYPE/NAME, or NAME if it is unique.")],
+    yes: Annotated[
+        bool, typer.Option("--yes", "-y", help="Delete without asking (for scripts).")
+    ] = False,
+) -> None:
+    """Delete a saved block, after asking (refused while other blocks reference it)."""
     from orch.blocks.base import Block
+    from orch.blocks.block_store import not_found_message, stored_document
+    from orch.errors import BlockNotFoundError
 
     slug, bare = Block._split(name)
-    Block.delete(f"{slug}/{bare}")
-    typer.echo(f"deleted {slug}/{bare}")
+    full = f"{slug}/{bare}"
+    if stored_document(slug, bare) is None:
+        raise BlockNotFoundError(not_found_message(slug, bare))
+    if not yes:
+        if sys.stdin is None or not sys.stdin.isatty():
+            fail(f"not deleting {full}: stdin is not a terminal to confirm; pass --yes")
+        if not typer.confirm(f"Delete {full}?", default=False):
+            fail(f"not deleting {full}")
+    Block.delete(full)
+    typer.echo(f"deleted {full}")
+
+
+def _shown(value: Any) -> str:
+    """A diffed value: masks and references as they are, other text quoted, the rest JSON."""
+    from orch.secrets.redaction import MASK
+
+    if isinstance(value, str):
+        plain = value == MASK or value.startswith(("<reference ", "<block "))
+        return value if plain else repr(value)
+    return json.dumps(value)
+
+
+def field_changes(before: dict[str, Any] | None, after: dict[str, Any]) -> list[str]:
+    """``+ field: value`` / ``~ field: old → new`` / ``- field: old`` lines, secrets masked.
+
+    Read from the stored documents only: nothing is decrypted.
+    """
+    old = {str(k): _display_stored(v) for k, v in (before or {}).items()}
+    new = {str(k): _display_stored(v) for k, v in after.items()}
+    lines = []
+    for field in [*new, *(f for f in old if f not in new)]:
+        if field not in old:
+            lines.append(f"+ {field}: {_shown(new[field])}")
+        elif field not in new:
+            lines.append(f"- {field}: {_shown(old[field])}")
+        elif old[field] != new[field] or before is None:
+            lines.append(f"~ {field}: {_shown(old[field])} → {_shown(new[field])}")
+        elif before.get(field) != after.get(field):
+            # Both masked: a secret changed, whose values are not shown.
+            lines.append(f"~ {field}: {_shown(old[field])} (changed)")
+    return lines
 
 
 @app.command("apply")
 def apply(
     file: Annotated[Path, typer.Argument(help="A .toml or .yaml block file.")],
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Validate and report only.")] = False,
+    dry_run: Annotated[
+        bool,
+        typer.Option("--dry-run", help="Show what would change, field by field; write nothing."),
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Create or update many blocks from a file whose secrets are references."""
+    """Create or update many blocks from a file whose secrets are references.
+
+    Prints each block's action and the fields it changes (secrets masked).
+    """
     from orch.blocks.apply import apply_file
 
     results = apply_file(file, dry_run=dry_run)
     if as_json:
-        emit_json([{"name": r.full_name, "action": r.action} for r in results])
+        emit_json(
+            [
+                {
+                    "name": r.full_name,
+                    "action": r.action,
+                    "changes": field_changes(r.before, r.after or {}),
+                }
+                for r in results
+            ]
+        )
         return
     for r in results:
-        typer.echo(f"{r.action:9} {r.full_name}" + (" (dry run)" if dry_run else ""))
+        typer.echo(f"{r.action:9} {r.full_name}")
+        for line in field_changes(r.before, r.after or {}):
+            typer.echo(f"    {line}")
+    if dry_run:
+        typer.echo("dry run: nothing written")

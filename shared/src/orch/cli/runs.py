@@ -41,19 +41,41 @@ def _jsonable(run: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _complete_state(incomplete: str) -> list[str]:
+    from orch.states import ALL_STATES
+
+    return [s for s in ALL_STATES if s.lower().startswith(incomplete.lower())]
+
+
 @app.command("ls")
 def ls(
     flow: Annotated[str | None, typer.Option("--flow", help="Only runs of this flow.")] = None,
     state: Annotated[
-        str | None, typer.Option("--state", help="Only runs in this state (e.g. Failed).")
+        str | None,
+        typer.Option(
+            "--state",
+            help="Only runs in this state: Pending, Running, Retrying, Completed, Cached, "
+            "Failed or Crashed (any case).",
+            autocompletion=_complete_state,
+        ),
     ] = None,
     limit: Annotated[int, typer.Option("--limit", help="How many runs, newest first.")] = 20,
     as_json: JsonOpt = False,
 ) -> None:
     """List flow runs, newest first (runs whose process died show as Crashed)."""
     from orch import history
+    from orch.errors import did_you_mean
+    from orch.states import ALL_STATES
 
+    if state is not None and state.lower() not in {s.lower() for s in ALL_STATES}:
+        fail(
+            f"unknown state {state!r}{did_you_mean(state, ALL_STATES)}; "
+            f"the states are {', '.join(ALL_STATES)}",
+            code=2,
+        )
     runs = history.list_flow_runs(flow=flow, state=state, limit=limit)
+    if flow is not None and not runs and flow not in (names := history.flow_names()):
+        fail(f"no flow named {flow!r} has runs on record{did_you_mean(flow, names)}", code=2)
     if as_json:
         emit_json([_jsonable(r) for r in runs])
         return
@@ -62,7 +84,7 @@ def ls(
         ["id", "name", "flow", "state", "started", "duration", "tasks"],
         [
             (
-                r["id"][:12],
+                r["id"],
                 r["name"],
                 r["flow_name"],
                 r["state"],
@@ -153,7 +175,7 @@ def show(
         ["id", "name", "state", "attempts", "started", "duration", "error"],
         [
             (
-                t["id"][:12],
+                t["id"],
                 t["name"],
                 t["state"],
                 t["attempts"],
@@ -220,8 +242,10 @@ def prune(
     ],
     as_json: JsonOpt = False,
 ) -> None:
-    """Delete finished runs started longer ago than ``--older-than`` (with tasks and logs),
-    and every expired cached result (with its file)."""
+    """Delete finished runs older than --older-than, and expired cached results.
+
+    A run goes with its task runs and log lines; a cached result with its file.
+    """
     from orch import history
     from orch.engine import cache
 

@@ -15,7 +15,9 @@ app = typer.Typer(no_args_is_help=True)
 
 
 @app.command("info")
-def info(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+def info(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+) -> None:
     """Show the store's location, its block count and which key it needs."""
     from orch.blocks.block_store import count_unsigned, list_blocks, open_block_store
     from orch.store.crypto import find_key, key_file_path, key_id

@@ -12,7 +12,14 @@ Example:
 from __future__ import annotations
 
 from orch.history.crash import detect_crashed
-from orch.history.reader import get_flow_run, get_logs, get_task_run, list_flow_runs, prune
+from orch.history.reader import (
+    flow_names,
+    get_flow_run,
+    get_logs,
+    get_task_run,
+    list_flow_runs,
+    prune,
+)
 from orch.history.writer import (
     SCHEMA,
     enabled,
@@ -31,6 +38,7 @@ __all__ = [
     "detect_crashed",
     "enabled",
     "flow_finished",
+    "flow_names",
     "flow_started",
     "flush",
     "flush_or_report",

@@ -83,6 +83,14 @@ def list_flow_runs(
     return out
 
 
+def flow_names() -> list[str]:
+    """The names of every flow with a run on record, sorted (to check ``--flow`` typos)."""
+    flush()
+    sql = "SELECT DISTINCT flow_name FROM orch_flow_runs ORDER BY flow_name"
+    rows = _store().retrying(lambda tx: tx.execute(sql).fetchall(), write=False)
+    return [str(row[0]) for row in rows]
+
+
 def _one_by_prefix(tx: Any, query: str, run_id: str) -> tuple[Any, ...] | None:
     """The one row whose id starts with ``run_id`` (``query`` takes the LIKE pattern)."""
     rows = tx.execute(query, (run_id.replace("%", "") + "%",)).fetchall()
