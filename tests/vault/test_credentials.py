@@ -3,6 +3,8 @@ and credentials, again only when the server refuses its token, and renews its to
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from typing import Any
 
@@ -191,3 +193,13 @@ def test_the_login_token_is_renewed_before_it_expires(
     assert client.renewals >= 1
     assert client.logins == 1
     assert client.hvac.token == first
+
+
+def test_importing_the_package_loads_no_sdk_and_no_block_module() -> None:
+    probe = (
+        "import sys, orch_vault\n"
+        "print([m for m in ('hvac', 'requests', 'pydantic', 'orch_vault.credentials',"
+        " 'orch_vault.connector') if m in sys.modules])"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

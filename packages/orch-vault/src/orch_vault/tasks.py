@@ -128,8 +128,9 @@ def vault_write(
 def vault_patch(
     credentials: VaultCredentials, path: str, data: Mapping[str, Any], *, mount: str = "secret"
 ) -> int:
-    """Merge ``data`` into the latest version of ``path`` (the other keys stay); returns
-    the new version number. The secret must exist.
+    """Merge ``data`` into the latest version of ``path`` (the other keys stay, a key
+    given as ``None`` is removed); returns the new version number. The secret must exist
+    and the token's policy needs the ``patch`` capability.
 
     Example:
         vault_patch(VaultCredentials.load("prod"), "app/db", {"password": "rotated"})
@@ -140,7 +141,14 @@ def vault_patch(
         "vault_patch",
         mount,
         path,
-        lambda c: c.secrets.kv.v2.patch(path=path, secret=dict(data), mount_point=mount),
+        # The server's own PATCH (a JSON merge patch, one request, atomic), not hvac's
+        # read-then-write helper: a ``None`` value removes that key.
+        lambda c: c.adapter.request(
+            "PATCH",
+            f"/v1/{mount}/data/{path}",
+            json={"data": dict(data)},
+            headers={"Content-Type": "application/merge-patch+json"},
+        ),
     )
     return int(response["data"]["version"])
 
