@@ -30,11 +30,6 @@ class VaultServer:
     url: str
     root_token: str
 
-    def root_client(self) -> object:
-        import hvac
-
-        return hvac.Client(url=self.url, token=self.root_token)
-
 
 def _bao_executable() -> str:
     # The tests may run as .venv/bin/pytest without the venv on PATH.
