@@ -59,16 +59,14 @@ def _configure(url: str) -> None:
 
 
 # session fixture → the service it starts (its log is shown when a test using it fails)
-SERVICE_OF_FIXTURE = {"vault_server": "openbao"}
+SERVICE_OF_FIXTURE = {"vault_server": "openbao", "sealed_vault_server": "openbao-sealed"}
 
 
-@pytest.fixture(scope="session")
-def vault_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VaultServer]:
-    """An OpenBao dev server for this session (userpass, approle, transit enabled)."""
-    base = tmp_path_factory.mktemp("openbao")
+def start_openbao(base: Path, name: str = "openbao") -> tuple[Service, VaultServer]:
+    """Start a dev server (userpass, approle, transit enabled); the caller stops it."""
     port = free_port()
     service = Service(
-        name="openbao",
+        name=name,
         command=[
             _bao_executable(),
             "server",
@@ -77,7 +75,7 @@ def vault_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VaultServ
             f"-dev-listen-address=127.0.0.1:{port}",
         ],
         ready=lambda: _answers(port),
-        log_path=base / "openbao.log",
+        log_path=base / f"{name}.log",
         # Keep a developer's own bao/vault settings and token file out of the server.
         env={"HOME": str(base), "VAULT_ADDR": "", "BAO_ADDR": ""},
     ).start()
@@ -87,6 +85,24 @@ def vault_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VaultServ
         _configure(url)
     except Exception as exc:
         service.stop()
-        pytest.fail(f"openbao started but could not be configured: {exc}", pytrace=False)
-    yield VaultServer(url=url, root_token=ROOT_TOKEN)
+        pytest.fail(f"{name} started but could not be configured: {exc}", pytrace=False)
+    return service, VaultServer(url=url, root_token=ROOT_TOKEN)
+
+
+@pytest.fixture(scope="session")
+def vault_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VaultServer]:
+    """An OpenBao dev server for this session (userpass, approle, transit enabled)."""
+    service, server = start_openbao(tmp_path_factory.mktemp("openbao"))
+    yield server
+    service.stop()
+
+
+@pytest.fixture
+def sealed_vault_server(tmp_path: Path) -> Iterator[VaultServer]:
+    """A dev server of one test's own, sealed (the session's server stays unsealed)."""
+    import hvac
+
+    service, server = start_openbao(tmp_path / "openbao-sealed", "openbao-sealed")
+    hvac.Client(url=server.url, token=server.root_token).sys.seal()
+    yield server
     service.stop()

@@ -203,3 +203,16 @@ def test_importing_the_package_loads_no_sdk_and_no_block_module() -> None:
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_a_sealed_server_is_a_connect_error(sealed_vault_server: VaultServer) -> None:
+    token = sealed_vault_server.root_token
+    VaultCredentials(url=sealed_vault_server.url, token=token).save("sealed")
+    creds = VaultCredentials.load("sealed")
+    with pytest.raises(VaultConnectionError) as info:
+        vault_read.fn(creds, "app/db")
+    message = str(info.value)
+    assert "the server is sealed or unavailable (vault-credentials/sealed at secret/app/db)" in (
+        message
+    )
+    assert info.value.code == "503"
