@@ -59,7 +59,11 @@ def _configure(url: str) -> None:
 
 
 # session fixture → the service it starts (its log is shown when a test using it fails)
-SERVICE_OF_FIXTURE = {"vault_server": "openbao", "sealed_vault_server": "openbao-sealed"}
+SERVICE_OF_FIXTURE = {
+    "vault_server": "openbao",
+    "sealed_vault_server": "openbao-sealed",
+    "own_vault_server": "openbao-own",
+}
 
 
 def start_openbao(base: Path, name: str = "openbao") -> tuple[Service, VaultServer]:
@@ -94,6 +98,14 @@ def vault_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VaultServ
     """An OpenBao dev server for this session (userpass, approle, transit enabled)."""
     service, server = start_openbao(tmp_path_factory.mktemp("openbao"))
     yield server
+    service.stop()
+
+
+@pytest.fixture
+def own_vault_server(tmp_path: Path) -> Iterator[tuple[Service, VaultServer]]:
+    """A dev server of one test's own, which the test may stop (the service, the server)."""
+    service, server = start_openbao(tmp_path / "openbao-own", "openbao-own")
+    yield service, server
     service.stop()
 
 

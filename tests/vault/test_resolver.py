@@ -4,15 +4,18 @@ TTL cache (one read per burst), and the loop and bad-reference errors."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import hvac
 import pytest
 from orch import SecretRef
 from orch.errors import SecretReferenceError
 from orch_vault import VaultCredentials, vault_write
 
+from tests.backends.service import Service
 from tests.backends.vault import VaultServer
 
 
@@ -145,3 +148,29 @@ def test_credentials_holding_their_own_secret_as_vault_is_a_loop(
     assert "loop" in message
     assert "holds secret_id as vault://secret/bootstrap#secret_id" in message
     assert approle["secret_id"] not in message
+
+
+def test_vault_down_a_cached_value_serves_until_its_ttl_then_the_error_says_unreachable(
+    own_vault_server: tuple[Service, VaultServer],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from orch.secrets import references
+
+    service, server = own_vault_server
+    hvac.Client(url=server.url, token=server.root_token).secrets.kv.v2.create_or_update_secret(
+        path="app/db", secret={"password": "pw"}
+    )
+    VaultCredentials(url=server.url, token=server.root_token, timeout=2).save("own")
+    monkeypatch.setenv("ORCH_VAULT_CREDENTIALS_BLOCK", "own")
+    references.set_cache_ttl(1.5)
+    ref = SecretRef("vault://secret/app/db#password")
+    assert ref.resolve() == "pw"
+    service.stop()
+    started = time.monotonic()
+    assert ref.resolve() == "pw"  # within the TTL: the cached value, Vault not asked
+    time.sleep(max(0.0, 1.6 - (time.monotonic() - started)))
+    began = time.monotonic()
+    with pytest.raises(SecretReferenceError) as info:
+        ref.resolve()
+    assert "cannot reach the server (vault-credentials/own at secret/app/db)" in str(info.value)
+    assert time.monotonic() - began < 5  # a refused connection fails fast, no retry storm
