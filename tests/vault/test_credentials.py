@@ -216,3 +216,17 @@ def test_a_sealed_server_is_a_connect_error(sealed_vault_server: VaultServer) ->
         message
     )
     assert info.value.code == "503"
+
+
+def test_a_given_renewable_token_is_renewed_before_it_expires(
+    vault_server: VaultServer, root: hvac.Client, rw_policy: str, path: str
+) -> None:
+    token = root.auth.token.create(
+        policies=[rw_policy], ttl="3s", explicit_max_ttl="1m", renewable=True
+    )["auth"]["client_token"]
+    creds = VaultCredentials(url=vault_server.url, token=token)
+    vault_write.fn(creds, path, {"k": "v"})
+    for _ in range(6):  # 4.5 s: past the token's first 3 s TTL
+        time.sleep(0.75)
+        assert vault_read.fn(creds, path, "k") == "v"
+    assert creds.get_client().renewals >= 1

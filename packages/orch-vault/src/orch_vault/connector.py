@@ -66,7 +66,18 @@ class VaultClient:
         client = cls(credentials, hvac_client)
         if credentials.auth_method != "token":
             client.login()
+        else:
+            client._schedule_token_renewal()
         return client
+
+    def _schedule_token_renewal(self) -> None:
+        """A given token that is renewable and expires is renewed like a login's."""
+        try:
+            data = self.hvac.auth.token.lookup_self()["data"]
+        except vault_errors():
+            return  # not allowed to look itself up, or invalid: the first call will say
+        if data.get("renewable") and data.get("ttl"):
+            self._schedule_renewal({"lease_duration": data["ttl"]})
 
     def login(self) -> None:
         """Log in with the credentials' method; the new token replaces the old one."""
@@ -123,7 +134,11 @@ class VaultClient:
             try:
                 response = self.hvac.auth.token.renew_self()
             except vault_errors():
-                self.login()  # not renewable any more (max TTL reached): a new token
+                if self.credentials.auth_method == "token":
+                    # A given token cannot be replaced: use it until the server refuses it.
+                    self._renew_at = None
+                else:
+                    self.login()  # not renewable any more (max TTL reached): a new token
                 return
             self.renewals += 1
             self._schedule_renewal(response["auth"])
