@@ -92,11 +92,11 @@ def test_unknown_scheme_is_refused_and_masks_a_password() -> None:
 
 
 def test_scheme_that_no_package_serves_is_refused_when_made() -> None:
-    # No workspace package declares vault:// (orch-vault is planned): there is no package
-    # a hint could name. The hint for a package's scheme before it is installed is tested
-    # in a core-only venv (tests/packaging/test_new_package.py).
-    with pytest.raises(SecretReferenceError, match="unknown secret reference scheme 'vault'"):
-        SecretRef("vault://secret/data/app#token")
+    # No workspace package declares acme-kms:// : there is no package a hint could name.
+    # The hint for a package's scheme before it is installed is tested in a core-only venv
+    # (tests/packaging/test_new_package.py).
+    with pytest.raises(SecretReferenceError, match="unknown secret reference scheme 'acme-kms'"):
+        SecretRef("acme-kms://secret/data/app#token")
 
 
 def test_key_selection_from_json(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -7,6 +7,7 @@ do not edit (scripts/test and scripts/build rewrite it, a test checks it is curr
 # secret reference scheme → distribution
 SCHEMES: dict[str, str] = {
     "aws-sm": "orch-aws",
+    "vault": "orch-vault",
 }
 
 # block type slug → distribution
@@ -18,4 +19,6 @@ BLOCK_TYPES: dict[str, str] = {
     "snowflake-connector": "orch-snowflake",
     "snowflake-credentials": "orch-snowflake",
     "sqlalchemy-connector": "orch-sqlalchemy",
+    "vault-credentials": "orch-vault",
+    "vault-secret": "orch-vault",
 }
