@@ -20,11 +20,10 @@ refused too, instead of waiting forever on orch-core's per-reference lock.
 
 from __future__ import annotations
 
-import os
 import threading
 from typing import TYPE_CHECKING
 
-from orch.integration import BlockNotFoundError, SecretReferenceError
+from orch.integration import SecretReferenceError
 
 if TYPE_CHECKING:
     from orch import SecretRef
@@ -40,30 +39,17 @@ _resolving = threading.local()
 
 
 def _credentials(ref: SecretRef) -> AwsCredentials:
+    from orch.integration import resolver_credentials
+
     from orch_aws.credentials import AwsCredentials
 
-    name = os.environ.get(CREDENTIALS_ENV, "").strip()
-    if not name:
-        return AwsCredentials()
-    try:
-        credentials = AwsCredentials.load(name)
-    except BlockNotFoundError as exc:
-        raise SecretReferenceError(
-            f"secret reference {ref}: {CREDENTIALS_ENV} is {name!r}, but {exc}; save that "
-            f"AwsCredentials block, or unset {CREDENTIALS_ENV} to use boto3's default chain"
-        ) from exc
-    from orch import SecretRef
-
-    for field in type(credentials).model_fields:
-        inner = getattr(getattr(credentials, field), "reference", None)
-        if isinstance(inner, SecretRef) and inner.scheme == "aws-sm":
-            raise SecretReferenceError(
-                f"secret reference {ref} cannot be resolved: the AwsCredentials block "
-                f"{name!r} named by {CREDENTIALS_ENV} holds {field} as {inner}, which the "
-                "aws-sm:// resolver would need that same block to read; give that block its "
-                "keys from env:// or file://, a profile, a role, or boto3's default chain"
-            )
-    return credentials
+    return resolver_credentials(
+        ref,
+        AwsCredentials,
+        CREDENTIALS_ENV,
+        otherwise="use boto3's default chain",
+        loop_fix="from env:// or file://, a profile, a role, or boto3's default chain",
+    ) or AwsCredentials()
 
 
 def _check_query_order(ref: SecretRef) -> None:

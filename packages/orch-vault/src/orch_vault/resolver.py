@@ -23,7 +23,7 @@ import os
 import threading
 from typing import TYPE_CHECKING
 
-from orch.integration import BlockNotFoundError, SecretReferenceError
+from orch.integration import SecretReferenceError
 
 if TYPE_CHECKING:
     from orch import SecretRef
@@ -39,37 +39,26 @@ _resolving = threading.local()
 
 
 def _credentials(ref: SecretRef) -> VaultCredentials:
+    from orch.integration import resolver_credentials
+
     from orch_vault.credentials import VaultCredentials
 
-    name = os.environ.get(CREDENTIALS_ENV, "").strip()
-    if not name:
-        url, token = os.environ.get("VAULT_ADDR", ""), os.environ.get("VAULT_TOKEN", "")
-        if not (url and token):
-            raise SecretReferenceError(
-                f"secret reference {ref}: set {CREDENTIALS_ENV} to the name of a saved "
-                "VaultCredentials block, or VAULT_ADDR and VAULT_TOKEN"
-            )
-        return VaultCredentials(url=url, token=token)
-    try:
-        credentials = VaultCredentials.load(name)
-    except BlockNotFoundError as exc:
+    saved = resolver_credentials(
+        ref,
+        VaultCredentials,
+        CREDENTIALS_ENV,
+        otherwise="use VAULT_ADDR and VAULT_TOKEN",
+        loop_fix="from env:// or file://",
+    )
+    if saved is not None:
+        return saved
+    url, token = os.environ.get("VAULT_ADDR", ""), os.environ.get("VAULT_TOKEN", "")
+    if not (url and token):
         raise SecretReferenceError(
-            f"secret reference {ref}: {CREDENTIALS_ENV} is {name!r}, but {exc}; save that "
-            f"VaultCredentials block, or unset {CREDENTIALS_ENV} to use VAULT_ADDR and "
-            "VAULT_TOKEN"
-        ) from exc
-    from orch import SecretRef
-
-    for field in type(credentials).model_fields:
-        inner = getattr(getattr(credentials, field), "reference", None)
-        if isinstance(inner, SecretRef) and inner.scheme == "vault":
-            raise SecretReferenceError(
-                f"secret reference {ref} cannot be resolved: the VaultCredentials block "
-                f"{name!r} named by {CREDENTIALS_ENV} holds {field} as {inner}, which the "
-                "vault:// resolver would need that same block to read (a loop); give that "
-                "block its secret from env:// or file://"
-            )
-    return credentials
+            f"secret reference {ref}: set {CREDENTIALS_ENV} to the name of a saved "
+            "VaultCredentials block, or VAULT_ADDR and VAULT_TOKEN"
+        )
+    return VaultCredentials(url=url, token=token)
 
 
 def _split(ref: SecretRef) -> tuple[str, str, str | None, dict[str, str]]:

@@ -19,8 +19,8 @@ public name that stays stable (``docs/contributing.md``, "Writing an integration
 - role interfaces: :class:`ObjectStore`, :class:`SqlDatabase`, :class:`SecretStore`,
   :class:`Notifier`;
 - the rest of a package's plumbing: :func:`lazy_exports` (its ``__init__``),
-  :func:`run_logger_or` (log lines that reach the run history), :class:`Resolved` and
-  :func:`secret_cache_ttl` (a secret resolver).
+  :func:`run_logger_or` (log lines that reach the run history), :class:`Resolved`,
+  :func:`secret_cache_ttl` and :func:`resolver_credentials` (a secret resolver).
 
 Importing this module costs next to nothing: each name loads its module on first use.
 The contract tests a package runs on its blocks are in :mod:`orch.testing`.
@@ -52,7 +52,13 @@ from orch.lazy import lazy_exports as lazy_exports
 TYPE_CHECKING = False
 
 if TYPE_CHECKING:
+    from typing import TypeVar
+
+    from orch.blocks.base import Block
     from orch.engine.run_logging import run_logger_or as run_logger_or
+    from orch.secrets.references import SecretRef
+
+    B = TypeVar("B", bound=Block)
     from orch.integration.connector import ClientT as ClientT
     from orch.integration.connector import Connector as Connector
     from orch.integration.progress import Progress as Progress
@@ -124,6 +130,7 @@ __all__ = [
     "lazy_exports",
     "redact",
     "remember_secret",
+    "resolver_credentials",
     "run_logger_or",
     "secret_cache_ttl",
 ]
@@ -178,3 +185,47 @@ def first_line(text: object, limit: int = 120) -> str:
         if line and not line.startswith("--"):
             return line if len(line) <= limit else line[: limit - 3] + "..."
     return "(empty statement)"
+
+
+def resolver_credentials(
+    ref: SecretRef, cls: type[B], env_var: str, *, otherwise: str, loop_fix: str
+) -> B | None:
+    """The saved ``cls`` block named by ``$env_var`` that a secrets-manager resolver reads
+    ``ref`` with, or ``None`` when the variable is unset (the package's default applies).
+
+    A block that is not saved, or that holds one of its own secrets as a reference of
+    ``ref``'s scheme (which this same resolver would need that block to read: a loop), is a
+    clear :class:`SecretReferenceError`. ``otherwise`` says what unsetting the variable
+    does, ``loop_fix`` where that block should get its secret instead.
+
+    Example:
+        creds = resolver_credentials(
+            ref, AwsCredentials, "ORCH_AWS_CREDENTIALS_BLOCK",
+            otherwise="use boto3's default chain", loop_fix="from env:// or a profile",
+        ) or AwsCredentials()
+    """
+    import os
+
+    from orch.errors import BlockNotFoundError, SecretReferenceError
+    from orch.secrets import SecretRef
+
+    name = os.environ.get(env_var, "").strip()
+    if not name:
+        return None
+    try:
+        credentials = cls.load(name)
+    except BlockNotFoundError as exc:
+        raise SecretReferenceError(
+            f"secret reference {ref}: {env_var} is {name!r}, but {exc}; save that "
+            f"{cls.__name__} block, or unset {env_var} to {otherwise}"
+        ) from exc
+    for field in type(credentials).model_fields:
+        inner = getattr(getattr(credentials, field), "reference", None)
+        if isinstance(inner, SecretRef) and inner.scheme == ref.scheme:
+            raise SecretReferenceError(
+                f"secret reference {ref} cannot be resolved: the {cls.__name__} block "
+                f"{name!r} named by {env_var} holds {field} as {inner}, which the "
+                f"{ref.scheme}:// resolver would need that same block to read (a loop); "
+                f"give that block its secret {loop_fix}"
+            )
+    return credentials
