@@ -118,3 +118,36 @@ def pg_database(pg_server: str) -> Iterator[str]:
     yield f"{pg_server}/{name}"
     with psycopg.connect(f"{pg_server}/postgres", autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def pg_role(pg_server: str) -> Iterator[tuple[str, str]]:
+    """A login role with a password on the test server, dropped afterwards: (name, password).
+
+    For end-to-end tests of a password held as a secret reference (see
+    :data:`DRIVER_PASSWORD_PROBE`).
+    """
+    name = f"orch_role_{uuid.uuid4().hex[:8]}"
+    password = f"pw-{uuid.uuid4().hex}"
+    with psycopg.connect(f"{pg_server}/postgres", autocommit=True) as conn:
+        conn.execute(f"CREATE ROLE {name} LOGIN PASSWORD '{password}'")
+    yield name, password
+    with psycopg.connect(f"{pg_server}/postgres", autocommit=True) as conn:
+        conn.execute(f"DROP ROLE IF EXISTS {name}")
+
+
+# Run in a new process (python -c): loads the saved sqlalchemy-connector "warehouse",
+# connects, and prints the login user and a digest of the password the driver was really
+# given. The server trusts 127.0.0.1, so a successful login alone would not prove that a
+# password reference was resolved.
+DRIVER_PASSWORD_PROBE = """
+import hashlib, json
+from orch_sqlalchemy import SqlAlchemyConnector
+from sqlalchemy import text
+
+db = SqlAlchemyConnector.load("warehouse")
+with db.connect() as conn:
+    user = conn.execute(text("select current_user")).scalar_one()
+    used = conn.connection.dbapi_connection.info.password
+print(json.dumps({"user": user, "password_sha256": hashlib.sha256(used.encode()).hexdigest()}))
+"""

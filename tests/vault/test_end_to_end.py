@@ -11,44 +11,15 @@ import os
 import sqlite3
 import subprocess
 import sys
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import psycopg
-import pytest
 from orch import SecretRef
 from orch_sqlalchemy import DatabaseCredentials, SqlAlchemyConnector
 from orch_vault import VaultCredentials, vault_write
 
+from tests.backends.postgres import DRIVER_PASSWORD_PROBE
 from tests.backends.vault import VaultServer
-
-CHILD = """
-import hashlib, json
-from orch_sqlalchemy import SqlAlchemyConnector
-from sqlalchemy import text
-
-db = SqlAlchemyConnector.load("warehouse")
-with db.connect() as conn:
-    user = conn.execute(text("select current_user")).scalar_one()
-    # the password the driver was really given (the server here trusts 127.0.0.1, so a
-    # successful login alone would not prove the reference was resolved)
-    used = conn.connection.dbapi_connection.info.password
-print(json.dumps({"user": user, "password_sha256": hashlib.sha256(used.encode()).hexdigest()}))
-"""
-
-
-@pytest.fixture
-def pg_role(pg_server: str) -> Iterator[tuple[str, str]]:
-    """A login role with a password on the test server: (name, password)."""
-    name = f"orch_vault_{uuid.uuid4().hex[:8]}"
-    password = f"pw-{uuid.uuid4().hex}"
-    with psycopg.connect(f"{pg_server}/postgres", autocommit=True) as conn:
-        conn.execute(f"CREATE ROLE {name} LOGIN PASSWORD '{password}'")
-    yield name, password
-    with psycopg.connect(f"{pg_server}/postgres", autocommit=True) as conn:
-        conn.execute(f"DROP ROLE IF EXISTS {name}")
 
 
 def test_vault_password_resolved_in_a_new_process(
@@ -100,7 +71,11 @@ def test_vault_password_resolved_in_a_new_process(
         ORCH_TEST_VAULT_SECRET_ID=approle["secret_id"],
     )
     out = subprocess.run(
-        [sys.executable, "-c", CHILD], env=env, capture_output=True, text=True, check=False
+        [sys.executable, "-c", DRIVER_PASSWORD_PROBE],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert out.returncode == 0, out.stderr[-3000:]
     assert password not in out.stdout + out.stderr
