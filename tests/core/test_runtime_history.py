@@ -409,3 +409,28 @@ def test_async_flow_with_an_invalid_parameter_is_a_failed_run() -> None:
         asyncio.run(af("x"))  # type: ignore[arg-type]
     states = [r["state"] for r in history.list_flow_runs(flow="async-invalid")]
     assert states == ["Failed", "Completed"]
+
+
+def test_a_finished_top_level_flow_is_on_record_when_the_call_returns(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The background writer waits an hour between batches here, so only the flow's own
+    # end can have written the run another process reads.
+    monkeypatch.setenv("ORCH_HISTORY_FLUSH_SECONDS", "3600")
+    history.flush()
+    time.sleep(0.7)  # the writer finishes its current short wait and starts the long one
+
+    @flow(name="on-record-at-return")
+    def outer() -> int:
+        return inner()
+
+    @flow(name="on-record-inner")
+    def inner() -> int:
+        return double(2)
+
+    assert outer() == 4
+    listed = orch_cli("runs", "ls", "--json")
+    assert listed.returncode == 0, listed.stderr
+    by_flow = {run["flow_name"]: run for run in json.loads(listed.stdout)}
+    assert by_flow["on-record-at-return"]["state"] == "Completed"
+    assert by_flow["on-record-inner"]["state"] == "Completed"

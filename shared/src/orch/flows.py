@@ -374,6 +374,11 @@ class Flow(Generic[P, R]):
                                        f"{hook_exc!r}")
         finally:
             flow_run_ctx.reset(token)
+        if run.parent_flow_run_id is None:
+            # A finished top-level run is on record when the call returns, so `orch runs ls`
+            # in another shell agrees with the "Finished" line (one write per flow, not per
+            # task: the task hot path still only queues).
+            history.flush_or_report()
         return state
 
     def _log(self, ctx: FlowRunContext, level: int, message: str) -> None:
