@@ -265,3 +265,26 @@ def test_unknown_flow_filter_suggests_a_recorded_flow() -> None:
         "(did you mean 'nightly-report'?)\n"
     )
     assert orch("runs", "ls", "--flow", "nightly-report").returncode == 0
+
+
+def test_a_stale_entry_point_is_named_and_does_not_hide_the_other_types(tmp_path: Path) -> None:
+    # A distribution whose entry point names a module that no longer exists (a rename
+    # since it was installed): the listing warns about it and still shows the rest.
+    info = tmp_path / "site" / "stale_pkg-0.1.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: stale-pkg\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text(
+        "[orch.blocks]\nstale-thing = orch_stale_module_gone:Thing\n"
+    )
+    env = {
+        "PYTHONPATH": os.pathsep.join([str(tmp_path / "site"), os.environ.get("PYTHONPATH", "")])
+    }
+    listing = orch("block", "types", env=env)
+    assert listing.returncode == 0, listing.stderr
+    assert "secret" in listing.stdout
+    assert "warning: block type 'stale-thing' is declared by stale-pkg" in listing.stderr
+    assert "reinstall stale-pkg" in listing.stderr
+    created = orch("block", "create", "stale-thing", "x", "--set", "a=1", env=env)
+    assert created.returncode == 1
+    assert "reinstall stale-pkg" in created.stderr
+    assert "Traceback" not in created.stderr

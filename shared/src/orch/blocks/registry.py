@@ -56,7 +56,16 @@ def get_block_class(slug: str, origin: TypeOrigin | None = None) -> type[Block]:
         return cls
     entry = _scan().get(slug)
     if entry is not None:
-        loaded = entry.load()
+        try:
+            loaded = entry.load()
+        except (ImportError, AttributeError) as exc:
+            # A stale install (a module renamed since) names what to reinstall, not a bare
+            # ImportError from deep inside importlib.
+            dist = entry.dist.name if entry.dist is not None else "the package that declares it"
+            raise BlockTypeNotFoundError(
+                f"block type {slug!r} is declared by {dist} as {entry.value!r}, which cannot "
+                f"be imported ({type(exc).__name__}: {exc}); reinstall {dist}"
+            ) from exc
         register(loaded)
         return _by_slug[slug]
     if origin is not None and origin.module:
@@ -110,9 +119,15 @@ def installed_types() -> list[type[Block]]:
     """Every installed and defined block type, sorted by slug.
 
     Imports the block modules named in ``orch.blocks`` (they import no SDK by rule),
-    nothing else.
+    nothing else. A declared type whose module cannot be imported is left out with a
+    warning, so one broken install does not hide every other type.
     """
+    import warnings
+
     for slug in list(_scan()):
         if slug not in _by_slug:
-            get_block_class(slug)
+            try:
+                get_block_class(slug)
+            except BlockTypeNotFoundError as exc:
+                warnings.warn(str(exc), RuntimeWarning, stacklevel=2)
     return [_by_slug[s] for s in sorted(_by_slug)]

@@ -24,10 +24,17 @@ def _when(ts: float) -> str:
 @app.command("types")
 def types_(as_json: JsonOpt = False) -> None:
     """List the installed block types."""
+    import warnings
+
     from orch.blocks.registry import installed_types, origin_of
 
+    with warnings.catch_warnings(record=True) as broken:
+        warnings.simplefilter("always", RuntimeWarning)
+        types = installed_types()
+    for warning in broken:
+        sys.stderr.write(f"warning: {warning.message}\n")
     rows = []
-    for cls in installed_types():
+    for cls in types:
         rows.append(
             {
                 "slug": cls.block_type_slug,
