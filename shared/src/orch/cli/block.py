@@ -126,34 +126,6 @@ def _display(value: Any) -> Any:
     return to_jsonable_python(value)
 
 
-def _display_stored(value: Any) -> Any:
-    """A stored document's value as shown to a person, read without decrypting anything.
-
-    Mirrors :class:`orch.blocks.documents.Decoder`: an encrypted secret is masked, a reference
-    and a saved nested block are shown by name, an inlined block by its fields.
-    """
-    from orch.blocks.documents import _unchecked_ref
-    from orch.secrets.redaction import MASK
-
-    if isinstance(value, list):
-        return [_display_stored(v) for v in value]
-    if not isinstance(value, dict):
-        return value
-    if "$secret" in value:
-        return MASK
-    if "$ref" in value:
-        # str() of a reference masks a password typed into it by mistake.
-        return f"<reference {_unchecked_ref(str(value['$ref']))}>"
-    if "$block" in value:
-        return f"<block {value['$block']}>"
-    if "$type" in value:
-        return _display_stored(value.get("$data", {}))
-    inner = value.get("$dict", value)
-    if not isinstance(inner, dict):
-        return inner
-    return {str(k): _display_stored(v) for k, v in inner.items()}
-
-
 def _key_problem() -> str | None:
     """Why the store's key cannot be used here ("no key", "wrong key"), or ``None``.
 
@@ -180,26 +152,6 @@ def _key_problem() -> str | None:
     except SecretKeyError:
         return "wrong key"
     return None
-
-
-def _masked_document(slug: str, name: str) -> tuple[int, dict[str, Any]]:
-    """The revision and masked fields of a saved block, from its stored document alone."""
-    from orch.blocks.block_store import find_by_name, not_found_message, stored_document
-    from orch.errors import BlockCorruptError, BlockNotFoundError
-
-    infos = [i for i in find_by_name(name) if i.slug == slug]
-    document = stored_document(slug, name)
-    if not infos or document is None:
-        raise BlockNotFoundError(not_found_message(slug, name))
-    try:
-        data = json.loads(document)
-    except ValueError:
-        data = None
-    if not isinstance(data, dict):
-        raise BlockCorruptError(
-            f"block {slug}/{name} is corrupt: its stored document is not a JSON object"
-        )
-    return infos[0].revision, {str(k): _display_stored(v) for k, v in data.items()}
 
 
 @app.command("inspect")
@@ -231,7 +183,9 @@ def inspect_(
     if problem is not None:
         # Every secret is masked anyway: show the stored document without decrypting it,
         # and say that nothing about it could be checked.
-        revision, fields = _masked_document(slug, bare)
+        from orch.blocks.masked import masked_document
+
+        revision, fields = masked_document(slug, bare)
         integrity = f"not verified ({problem})"
         if failed:
             integrity = "FAILED: the row was changed outside orch (or signed with another key)"
@@ -470,8 +424,10 @@ def field_changes(before: dict[str, Any] | None, after: dict[str, Any]) -> list[
 
     Read from the stored documents only: nothing is decrypted.
     """
-    old = {str(k): _display_stored(v) for k, v in (before or {}).items()}
-    new = {str(k): _display_stored(v) for k, v in after.items()}
+    from orch.blocks.masked import display_stored
+
+    old = {str(k): display_stored(v) for k, v in (before or {}).items()}
+    new = {str(k): display_stored(v) for k, v in after.items()}
     lines = []
     for field in [*new, *(f for f in old if f not in new)]:
         if field not in old:

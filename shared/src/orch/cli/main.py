@@ -64,11 +64,12 @@ def _root(
 
 
 def _register() -> None:
-    from orch.cli import block, runs, store
+    from orch.cli import block, runs, store, ui
 
     app.add_typer(block.app, name="block", help="Saved blocks: list, inspect, create, apply.")
     app.add_typer(store.app, name="store", help="The block store: info and key rotation.")
     app.add_typer(runs.app, name="runs", help="Flow and task run history.")
+    app.command("ui")(ui.ui)
 
 
 class _Argument(typer.core.TyperArgument):

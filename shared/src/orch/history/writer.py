@@ -55,6 +55,8 @@ SCHEMA = [
         tags TEXT
     )""",
     "CREATE INDEX IF NOT EXISTS orch_flow_runs_started ON orch_flow_runs (started)",
+    # `orch runs ls --flow` and the UI's flow filter: a flow's runs newest first
+    "CREATE INDEX IF NOT EXISTS orch_flow_runs_flow ON orch_flow_runs (flow_name, started)",
     """CREATE TABLE IF NOT EXISTS orch_task_runs (
         id TEXT PRIMARY KEY,
         flow_run_id TEXT,
