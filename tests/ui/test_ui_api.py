@@ -77,6 +77,8 @@ def test_runs_filters_and_run_page() -> None:
         assert get(base, "/api/flows").json() == ["failing", "nightly", "parent-flow"]
 
         run = get(base, f"/api/runs/{tagged[0]['id']}").json()
+        columns = run["task_runs"]["columns"]
+        run["task_runs"] = [dict(zip(columns, r, strict=True)) for r in run["task_runs"]["rows"]]
         assert [t["state"] for t in run["task_runs"]].count("Failed") == 1
         retried = next(t for t in run["task_runs"] if t["state"] == "Failed")
         assert retried["attempts"] == 2 and "bad row 2" in retried["error"]
