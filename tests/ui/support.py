@@ -19,15 +19,15 @@ SECRET = "hunter2-Very-Secret-0042"
 
 @contextmanager
 def running_ui(
-    *args: str, env: dict[str, str] | None = None, host: str = "127.0.0.1"
+    *args: str, env: dict[str, str] | None = None, host: str = "127.0.0.1", python: str = ""
 ) -> Iterator[str]:
     """The base URL of an `orch ui` serving the current ORCH_HOME (stopped afterwards)."""
     port = free_port()
     log = Path(os.environ["ORCH_HOME"]).parent / f"ui-{port}.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "orch.cli.main", "ui", "--host", host, "--port", str(port),
-             *args],
+            [python or sys.executable, "-m", "orch.cli.main", "ui",
+             "--host", host, "--port", str(port), *args],
             stdout=out,
             stderr=subprocess.STDOUT,
             env={**os.environ, **(env or {})},
