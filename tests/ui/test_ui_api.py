@@ -197,3 +197,49 @@ def test_with_a_token_every_request_must_carry_it() -> None:
             first = client.get("/", params={"token": token})
             assert first.is_success and "orch_ui_token" in first.headers["set-cookie"]
             assert client.get("/api/blocks").is_success  # the cookie carries it from now on
+
+
+def test_the_page_reading_all_the_time_never_blocks_a_flow_s_writes(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    import threading
+
+    @task
+    def tiny(i: int) -> int:
+        return i
+
+    @flow(name="busy")
+    def busy(n: int) -> None:
+        for _ in range(10):
+            tiny.map(range(n)).wait()
+            history.flush()  # each batch is a write transaction while the page reads
+            time.sleep(0.05)  # let the readers in between the writes, too
+
+    busy(1)
+    stop = threading.Event()
+    reads = 0
+
+    with running_ui() as base:
+        run_id = get(base, "/api/runs").json()["runs"][0]["id"]
+
+        def read_all_the_time() -> None:
+            nonlocal reads
+            with httpx.Client(base_url=base, timeout=10) as client:
+                while not stop.is_set():
+                    assert client.get("/api/runs").is_success
+                    assert client.get(f"/api/runs/{run_id}").is_success
+                    reads += 2
+
+        readers = [threading.Thread(target=read_all_the_time) for _ in range(2)]
+        for reader in readers:
+            reader.start()
+        try:
+            busy(200)
+        finally:
+            stop.set()
+            for reader in readers:
+                reader.join()
+        page = get(base, "/api/runs?flow=busy&limit=1").json()["runs"][0]
+    assert reads > 10
+    assert page["state"] == "Completed" and page["task_runs"] == 2000
+    assert "not recorded" not in capfd.readouterr().err
