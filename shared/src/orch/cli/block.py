@@ -122,7 +122,7 @@ def _display(value: Any) -> Any:
 def _display_stored(value: Any) -> Any:
     """A stored document's value as shown to a person, read without decrypting anything.
 
-    Mirrors :class:`orch.blocks.documents.Decoder`: an encrypted secret is masked, a reference
+    Mirrors ``orch.blocks.documents.Decoder``: an encrypted secret is masked, a reference
     and a saved nested block are shown by name, an inlined block by its fields.
     """
     from orch.blocks.documents import _unchecked_ref
@@ -263,7 +263,7 @@ def _coerce(value: str) -> Any:
 
 
 def _as_reference(text: str) -> Any:
-    """``text`` as a :class:`SecretRef` when it is a reference of a known scheme, else None."""
+    """``text`` as a ``SecretRef`` when it is a reference of a known scheme, else None."""
     from orch.errors import SecretReferenceError
     from orch.secrets.references import SecretRef
 
