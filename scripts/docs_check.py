@@ -1,13 +1,14 @@
 """The rendered docs, as a browser shows them (run by scripts/docs-check).
 
 Builds the site (mkdocs, strict) into a temporary folder, opens its pages in headless
-Chromium and checks what a reader sees:
+Chromium (each page loaded once, in a probe page that measures its layout and hands back
+its DOM) and checks what a reader sees:
 
-- every page with an API reference shows its docstring examples as code blocks
+- every page shows its docstring examples as code blocks
   (``<pre><code>``; the reference page's with the ``>>>`` prompt), not as nested
   blockquotes or a paragraph;
 - no Sphinx role (``:class:`` ...) shows as literal text;
-- nothing extends past a page's right edge at a 760 px wide window (long code lines wrap);
+- nothing extends past any page's right edge at a 760 px wide window (long lines wrap);
 - a screenshot of the API reference page is written for a person to look at.
 
 Exit 0 when all hold; otherwise one line per problem and exit 1.
@@ -35,6 +36,7 @@ WIDTH = 760  # px: a narrow laptop window, where long lines are cut first
 PROBE = """<!doctype html><html><body>
 <iframe id="f" style="width:%(width)dpx;height:900px" src="%(src)s"></iframe>
 <pre id="verdict">no verdict: the page did not load</pre>
+<pre id="dom"></pre>
 <script>
 document.getElementById('f').addEventListener('load', () => {
   const d = document.getElementById('f').contentDocument;
@@ -51,6 +53,7 @@ document.getElementById('f').addEventListener('load', () => {
     }
   }
   document.getElementById('verdict').textContent = 'PAST ' + past.length + '\\n' + past.join('\\n');
+  document.getElementById('dom').textContent = d.documentElement.outerHTML;
 });
 </script></body></html>
 """
@@ -84,9 +87,23 @@ def reference_pages(site: Path) -> list[Path]:
 
 
 def check_page(page: Path, site: Path, profile: Path, probe_dir: Path) -> list[str]:
-    name = str(page.parent.relative_to(site)) or "home"
+    """One browser load of ``page`` (in the probe): its layout verdict and its DOM."""
+    name = page.parent.relative_to(site).as_posix().replace(".", "home", page.parent == site)
     problems: list[str] = []
-    dom = chromium(profile, "--dump-dom", page.as_uri())
+    probe = probe_dir / f"probe-{name.replace('/', '-')}.html"
+    probe.write_text(PROBE % {"width": WIDTH, "src": page.as_uri()})
+    dumped = chromium(
+        profile, "--allow-file-access-from-files", "--virtual-time-budget=10000",
+        "--dump-dom", probe.as_uri(),
+    )  # fmt: skip
+    found = re.search(r'<pre id="verdict">(.*?)</pre>', dumped, flags=re.S)
+    lines = html.unescape(found.group(1)).splitlines() if found else ["no verdict"]
+    if lines[0] != "PAST 0":
+        problems += [f"{name} at {WIDTH}px: {line}" for line in (lines[1:] or lines)[:10]]
+    found = re.search(r'<pre id="dom">(.*?)</pre>', dumped, flags=re.S)
+    dom = html.unescape(found.group(1)) if found else ""
+    if not dom:
+        return [*problems, f"{name}: the page's DOM did not come back from the browser"]
     examples = re.findall(
         r"<pre\b[^>]*>(?:(?!</pre>).)*?<code\b[^>]*>(.*?)</code>", dom, flags=re.S
     )
@@ -102,16 +119,6 @@ def check_page(page: Path, site: Path, profile: Path, probe_dir: Path) -> list[s
         if role in text:
             at = text.index(role)
             problems.append(f"{name}: literal {role} in the text: ...{text[at - 30 : at + 40]!r}")
-    probe = probe_dir / f"probe-{name.replace('/', '-')}.html"
-    probe.write_text(PROBE % {"width": WIDTH, "src": page.as_uri()})
-    verdict = chromium(
-        profile, "--allow-file-access-from-files", "--virtual-time-budget=10000",
-        "--dump-dom", probe.as_uri(),
-    )  # fmt: skip
-    found = re.search(r'<pre id="verdict">(.*?)</pre>', verdict, flags=re.S)
-    lines = html.unescape(found.group(1)).splitlines() if found else ["no verdict"]
-    if lines[0] != "PAST 0":
-        problems += [f"{name} at {WIDTH}px: {line}" for line in (lines[1:] or lines)[:10]]
     return problems
 
 
@@ -130,9 +137,9 @@ def main() -> int:
         print(build.stderr[-4000:], file=sys.stderr)
         return 1
     built = time.monotonic()
-    pages = reference_pages(site)
+    pages = [p for p in sorted(site.glob("**/index.html")) if p.parent != site / "404"]
     problems: list[str] = []
-    if not any(p.parent.name == "reference" for p in pages):
+    if not any(p.parent.name == "reference" for p in reference_pages(site)):
         problems.append("the API reference page (reference/index.html) has no API objects")
     profile = work / "chromium-profile"
     for page in pages:
@@ -149,7 +156,8 @@ def main() -> int:
         print(problem, file=sys.stderr)
     done = time.monotonic()
     print(
-        f"docs-check: {len(pages)} reference pages, {len(problems)} problems; "
+        f"docs-check: {len(pages)} pages ({len(reference_pages(site))} with API reference), "
+        f"{len(problems)} problems; "
         f"build {built - started:.1f}s, browser {done - built:.1f}s; screenshot {shot}"
     )
     shutil.rmtree(work, ignore_errors=True)
