@@ -88,7 +88,7 @@ def reference_pages(site: Path) -> list[Path]:
 
 def check_page(page: Path, site: Path, profile: Path, probe_dir: Path) -> list[str]:
     """One browser load of ``page`` (in the probe): its layout verdict and its DOM."""
-    name = page.parent.relative_to(site).as_posix().replace(".", "home", page.parent == site)
+    name = "home" if page.parent == site else page.parent.relative_to(site).as_posix()
     problems: list[str] = []
     probe = probe_dir / f"probe-{name.replace('/', '-')}.html"
     probe.write_text(PROBE % {"width": WIDTH, "src": page.as_uri()})
