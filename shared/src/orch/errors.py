@@ -142,7 +142,7 @@ class TerminationSignal(BaseException):
 # Every package maps its SDK's exceptions onto these (in its errors.py), usually through
 # classes of its own that also derive from one of them (``SqlAuthenticationError(SqlError,
 # AuthError)``), so users can catch ``AuthError`` whatever the service. Messages name the
-# block (:func:`orch.integration.block_label`) and the object, never a secret; the SDK's
+# block (``orch.integration.block_label``) and the object, never a secret; the SDK's
 # exception is kept as ``__cause__`` (``raise ... from exc``).
 
 

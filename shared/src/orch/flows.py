@@ -59,7 +59,7 @@ def _random_name() -> str:
 
 
 class Flow(Generic[P, R]):
-    """A function wrapped by :func:`flow`; see :func:`flow` for the options.
+    """A function wrapped by ``flow``; see ``flow`` for the options.
 
     Example:
         >>> @flow
@@ -405,7 +405,7 @@ class Flow(Generic[P, R]):
 
         Values that already have the annotated class skip pydantic entirely; others are
         validated with a pydantic ``TypeAdapter``. Raises
-        :class:`~orch.errors.ParameterValidationError` naming the flow and the parameter
+        ``ParameterValidationError`` naming the flow and the parameter
         (never the value, which may be a secret).
 
         Example:
@@ -486,7 +486,7 @@ class Flow(Generic[P, R]):
 
 def _catch_sigterm() -> Any:
     """In the main thread, while SIGTERM would kill the process outright, make it raise
-    :class:`~orch.errors.TerminationSignal` instead, so the flow run is recorded Crashed.
+    ``TerminationSignal`` instead, so the flow run is recorded Crashed.
     Returns the handler to restore, or None when nothing was installed."""
     import signal
     import threading
@@ -576,12 +576,12 @@ def flow(__fn: Callable[P, R] | None = None, **options: Any) -> Any:
     Options: ``name`` (default: the function name with ``-`` for ``_``),
     ``flow_run_name`` (``str.format`` template over the parameters, or a callable),
     ``retries``, ``retry_delay_seconds``, ``timeout_seconds``, ``task_runner`` (default
-    :class:`~orch.engine.task_runners.ThreadPoolTaskRunner`), ``validate_parameters`` (pydantic,
+    ``ThreadPoolTaskRunner``), ``validate_parameters`` (pydantic,
     from the type hints; default True), ``log_prints``, ``tags``, ``on_completion`` /
     ``on_failure`` / ``on_crashed`` (hooks ``fn(flow, flow_run, state)``).
 
     A flow called inside another flow is a child run. ``return_state=True`` returns the
-    final :class:`~orch.states.State` instead of the value.
+    final ``State`` instead of the value.
 
     Example:
         >>> @flow(name="etl", retries=1)

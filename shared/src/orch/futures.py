@@ -57,7 +57,7 @@ class OrchFuture(Generic[R]):
     def result(self, timeout: float | None = None, raise_on_failure: bool = True) -> R:
         """The run's value; raises its exception if it failed (after its retries).
 
-        ``timeout`` raises :class:`TimeoutError` when the run is not over in time.
+        ``timeout`` raises ``TimeoutError`` when the run is not over in time.
 
         Example:
             ``rows = fetch.submit(url).result(timeout=60)``

@@ -83,7 +83,7 @@ def _version(module_name: str) -> str:
 def not_in_orch(module_name: str, message: str) -> Callable[[str], Any]:
     """``__getattr__`` for a module kept at a Prefect path that orch does not fill.
 
-    Any public name raises :class:`~orch.errors.NotInOrchError` with ``message`` (what
+    Any public name raises ``NotInOrchError`` with ``message`` (what
     to do in orch instead); dunder lookups stay ``AttributeError`` so tools that probe
     modules (doctest, pytest, ``hasattr``) work.
 

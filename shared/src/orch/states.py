@@ -1,6 +1,6 @@
 """Run states: Pending, Running, Retrying, Completed, Cached, Failed, Crashed.
 
-A :class:`State` is small and cheap (no pydantic): the runtime builds one only when user
+A ``State`` is small and cheap (no pydantic): the runtime builds one only when user
 code asks for it (``return_state=True``, ``future.state``, hooks).
 
 Example:
@@ -52,7 +52,7 @@ class StateType:
 class State(Generic[R]):
     """The state of a flow or task run, holding its result or its exception.
 
-    ``name`` is one of :data:`ALL_STATES`; ``result()`` returns the value or raises the
+    ``name`` is one of ``ALL_STATES``; ``result()`` returns the value or raises the
     run's exception (``raise_on_failure=False`` returns the exception instead).
 
     Example:

@@ -110,7 +110,7 @@ def _load_task(module: str, qualname: str) -> Task[Any, Any]:
 
 
 class Task(Generic[P, R]):
-    """A function wrapped by :func:`task`. See :func:`task` for the options.
+    """A function wrapped by ``task``. See ``task`` for the options.
 
     Example:
         >>> @task
@@ -419,7 +419,7 @@ def task(__fn: Callable[P, R] | None = None, **options: Any) -> Any:
     a callable of the attempt number), ``retry_jitter_factor``, ``retry_on`` (exception
     types), ``retry_condition_fn(task, task_run, state)``, ``timeout_seconds``,
     ``cache_key_fn(context, parameters)`` or ``cache_policy`` (Prefect's, from
-    :mod:`orch.cache_policies`), ``cache_expiration``, ``refresh_cache``,
+    ``orch.cache_policies``), ``cache_expiration``, ``refresh_cache``,
     ``task_run_name`` (``str.format`` template over the arguments, or a callable),
     ``tags``, ``concurrency_limit`` (runs at once, across processes sharing the store),
     ``log_prints``, ``on_completion`` / ``on_failure`` (hooks ``fn(task, task_run, state)``).

@@ -3,13 +3,13 @@
 Two base classes to subclass in a package's test file; pytest collects the subclass (name
 it ``Test...``) and runs every check on the block its ``block`` fixture builds:
 
-- :class:`BlockContract`, for every block type: a description and an example; a
+- ``BlockContract``, for every block type: a description and an example; a
   description on every field; secrets typed as secrets (a field named like a password,
   token or key is a ``SecretStr``/``SecretBytes``/``SecretDict`` unless the type lists
   it in ``block_not_secret``); no secret value in ``repr``, ``str``, ``model_dump()`` or
   JSON; saved and loaded back equal; a saved block pickles by its name, with no secret
   byte in the pickle;
-- :class:`ConnectorContract`, for a block built on :class:`orch.integration.Connector`
+- ``ConnectorContract``, for a block built on ``orch.integration.Connector``
   (its ``block`` fixture returns one that can reach a real service): ``get_client()``
   twice gives one client, equal blocks share it, ``close()`` closes only this block's
   hold, ``with`` releases it, and a forked child makes its own client while the

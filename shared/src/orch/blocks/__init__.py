@@ -1,5 +1,5 @@
-"""Blocks: the :class:`Block` base, the type registry, block documents (what is saved),
-``orch block apply``, and the block store on top of :mod:`orch.store`.
+"""Blocks: the ``Block`` base, the type registry, block documents (what is saved),
+``orch block apply``, and the block store on top of ``orch.store``.
 
 Layer: above ``orch.secrets`` and ``orch.store``; never imports the runtime or the CLI.
 Names load lazily (pydantic loads with ``Block``).

@@ -6,7 +6,7 @@ column that decides what loading it returns — slug, name, schema version, revi
 module that defines its type, and the document. The tag is made inside the write
 transaction with the key the store records at that moment, and checked before the row is
 used at all (before its type's module is imported), so a row edited in the database, or
-inserted without the key, fails to load with :class:`BlockIntegrityError`. Rows written by
+inserted without the key, fails to load with ``BlockIntegrityError``. Rows written by
 an orch without signatures are refused until ``orch store upgrade`` checks and signs them.
 """
 
@@ -499,7 +499,7 @@ def find_by_name(name: str) -> list[BlockInfo]:
 
 @dataclass(frozen=True)
 class Rotation:
-    """What :func:`rotate_key` changed."""
+    """What ``rotate_key`` changed."""
 
     blocks: int  # blocks re-signed (all of them)
     reencrypted: int  # those of them that hold encrypted secrets

@@ -1,6 +1,6 @@
 """Prefect's ``prefect.blocks.system`` path: ``Secret``, ``JSON`` / ``Json``.
 
-The blocks are defined in :mod:`orch.system_blocks` (the layer above ``orch.blocks``);
+The blocks are defined in ``orch.system_blocks`` (the layer above ``orch.blocks``);
 this module names them lazily at Prefect's path. Prefect's ``String`` and ``DateTime``
 have no orch block: use ``Json(value="...")``.
 

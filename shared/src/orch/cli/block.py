@@ -224,7 +224,7 @@ def _coerce(value: str) -> Any:
 
 
 def _as_reference(text: str) -> Any:
-    """``text`` as a :class:`SecretRef` when it is a reference of a known scheme, else None."""
+    """``text`` as a ``SecretRef`` when it is a reference of a known scheme, else None."""
     from orch.errors import SecretReferenceError
     from orch.secrets.references import SecretRef
 

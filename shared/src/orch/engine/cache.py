@@ -98,7 +98,7 @@ def _cipher(store: Store, recorded: Any) -> Cipher:
 
 
 def _inside_results(path: str) -> Path | None:
-    """``path`` resolved, if it lies inside :func:`results_dir` (else ``None``)."""
+    """``path`` resolved, if it lies inside ``results_dir`` (else ``None``)."""
     resolved = Path(path).resolve()
     return resolved if resolved.is_relative_to(results_dir().resolve()) else None
 
@@ -163,7 +163,7 @@ def lookup(key: str) -> tuple[bool, Any]:
 
 
 def save(task: Task[Any, Any], key: str, value: Any, expiration: timedelta | None) -> None:
-    """Persist ``value`` under ``key``; raises :class:`SerializationError` naming the task.
+    """Persist ``value`` under ``key``; raises ``SerializationError`` naming the task.
 
     Without the store's key nothing is cached (a warning says why): never a payload that
     could not be authenticated when read back.
@@ -246,7 +246,7 @@ def _write_file(key: str, sealed: bytes) -> str:
 
 def drop_all(tx: Tx) -> tuple[int, list[str]]:
     """Delete every entry in the caller's transaction; returns how many and their files
-    (remove those with :func:`remove_files` once the transaction commits)."""
+    (remove those with ``remove_files`` once the transaction commits)."""
     rows = tx.execute("SELECT path FROM orch_task_cache").fetchall()
     tx.execute("DELETE FROM orch_task_cache")
     return len(rows), [str(path) for (path,) in rows if path]

@@ -220,7 +220,7 @@ def get_run_context() -> TaskRunContext | FlowRunContext:
     """The innermost run context: the task run's inside a task, else the flow run's.
 
     Both have ``.flow_run`` (``.id``, ``.name``); a task's also ``.task_run``. Raises
-    :class:`~orch.errors.MissingContextError` outside any run.
+    ``MissingContextError`` outside any run.
 
     Example:
         >>> from orch import flow, get_run_context

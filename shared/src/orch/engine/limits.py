@@ -64,7 +64,7 @@ def _store() -> Store:
 
 
 class Lease:
-    """One held slot of a named limit; :meth:`release` gives it back.
+    """One held slot of a named limit; ``release`` gives it back.
 
     Example:
         ``lease = acquire("warehouse", 4); try: ... finally: lease.release()``
@@ -139,7 +139,7 @@ def _lock_limit(store: Store, tx: Tx, name: str, limit: int) -> None:
 
 def acquire(name: str, limit: int, timeout_seconds: float | None = None) -> Lease:
     """Take one of ``limit`` slots named ``name``, waiting as long as needed (or until
-    ``timeout_seconds``, then :class:`~orch.errors.ConcurrencyError`).
+    ``timeout_seconds``, then ``ConcurrencyError``).
 
     Example:
         ``lease = acquire("warehouse", 4)``

@@ -138,7 +138,7 @@ def _context_extra() -> dict[str, Any] | None:
 def get_run_logger() -> RunLogger:
     """The logger of the current flow or task run (records go to stderr and run history).
 
-    Raises :class:`~orch.errors.MissingContextError` outside a run.
+    Raises ``MissingContextError`` outside a run.
 
     Example:
         >>> from orch import task, get_run_logger

@@ -86,7 +86,7 @@ def error_text(exc: BaseException) -> str:
 def call_with_timeout(
     fn: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any], seconds: float, what: str
 ) -> T:
-    """Run ``fn`` on a helper thread and raise :class:`TimeoutError` if it overruns.
+    """Run ``fn`` on a helper thread and raise ``TimeoutError`` if it overruns.
 
     The overrunning call is abandoned (Python cannot kill a thread); an exception is
     injected into it so that pure-Python code stops at its next bytecode.

@@ -2,7 +2,7 @@
 cache, concurrency limit, retries, timeout, hooks and history — in this thread, in a
 coroutine, or in a worker process.
 
-:mod:`orch.tasks` (``@task``, :class:`~orch.tasks.Task`) calls in here; nothing here
+``orch.tasks`` (``@task``, ``Task``) calls in here; nothing here
 imports it at run time.
 """
 
@@ -238,7 +238,7 @@ async def run_task_async(
     flow_ctx: FlowRunContext | None,
     wait_for: Iterable[OrchFuture[Any]] | None = None,
 ) -> State[Any]:
-    """The async twin of :func:`run_task_sync`, for ``async def`` tasks."""
+    """The async twin of ``run_task_sync``, for ``async def`` tasks."""
     import asyncio  # here: asyncio costs ~30 ms to import, and sync flows never need it
 
     if wait_for or task.task_run_name is not None or has_futures(run.args, run.kwargs):

@@ -1,9 +1,9 @@
 """Where submitted task runs execute: a thread pool (default) or a process pool.
 
 A flow takes its runner with ``@flow(task_runner=...)``; each flow run gets a fresh copy
-(:meth:`TaskRunner.duplicate`), started on the first ``submit`` and shut down, after its
+(``TaskRunner.duplicate``), started on the first ``submit`` and shut down, after its
 runs finish, when the flow run ends. Integration packages (``orch-dask``) subclass
-:class:`TaskRunner` and implement :meth:`TaskRunner.submit_call`.
+``TaskRunner`` and implement ``TaskRunner.submit_call``.
 
 Example:
     >>> from orch import flow
@@ -71,7 +71,7 @@ class TaskRunner:
 class ThreadPoolTaskRunner(TaskRunner):
     """Runs submitted tasks on threads of this process (the default).
 
-    ``max_workers`` defaults to :func:`default_max_workers`.
+    ``max_workers`` defaults to ``default_max_workers``.
 
     Example:
         ``@flow(task_runner=ThreadPoolTaskRunner(max_workers=4))``
@@ -114,7 +114,7 @@ class ProcessPoolTaskRunner(TaskRunner):
     """Runs submitted tasks in worker processes (CPU-bound work, past the GIL).
 
     The task must be importable by name (defined at module level) and its arguments and
-    result picklable; otherwise ``submit`` raises :class:`~orch.errors.SerializationError`
+    result picklable; otherwise ``submit`` raises ``SerializationError``
     naming the task. Worker processes are started with ``spawn`` (safe with threads);
     each records its task runs in the same store.
 

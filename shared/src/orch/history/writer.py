@@ -12,7 +12,7 @@ exit, and what still cannot be written then is reported on stderr with its count
 While a flow runs, the writer refreshes its heartbeat every ``ORCH_HEARTBEAT_SECONDS``
 (default 10). A flow run still marked Running whose process is gone (same host: the pid no
 longer exists; any host: no heartbeat for 3 intervals) is marked Crashed when history is
-read (:func:`orch.history.crash.detect_crashed`).
+read (``orch.history.crash.detect_crashed``).
 
 Example:
     >>> from orch import history

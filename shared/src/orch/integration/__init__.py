@@ -3,27 +3,27 @@
 A package never imports a private core module; everything it needs is here, under a
 public name that stays stable (``docs/contributing.md``, "Writing an integration package"):
 
-- blocks that own clients: :class:`Connector` (lazy, per-process, per-content client,
+- blocks that own clients: ``Connector`` (lazy, per-process, per-content client,
   fork-safe, closed at exit, ``close()`` releases only this block's hold); the
-  lower-level :class:`ProcessResources`, :class:`ResourceSlot`, :func:`block_fingerprint`
+  lower-level ``ProcessResources``, ``ResourceSlot``, ``block_fingerprint``
   for a resource that is not one block's client (e.g. a session shared by connectors);
-- progress of long work: :class:`Progress`;
-- errors every package maps its SDK's errors onto: :class:`ServiceError` and its kinds
-  (:class:`ConnectError`, :class:`AuthError`, :class:`NotFoundError`,
-  :class:`AlreadyExistsError`, :class:`QueryError`, :class:`TransferError`,
-  :class:`ServiceTimeoutError`, :class:`MissingDependencyError`), the core's
-  :class:`OrchError`, :class:`BlockError`, :class:`BlockValidationError`,
-  :class:`BlockNotFoundError`, :class:`SecretReferenceError`; the helpers
-  :func:`block_label` and :func:`first_line` for messages, :func:`redact` and
-  :func:`remember_secret` so that no secret reaches one;
-- role interfaces: :class:`ObjectStore`, :class:`SqlDatabase`, :class:`SecretStore`,
-  :class:`Notifier`;
-- the rest of a package's plumbing: :func:`lazy_exports` (its ``__init__``),
-  :func:`run_logger_or` (log lines that reach the run history), :class:`Resolved`,
-  :func:`secret_cache_ttl` and :func:`resolver_credentials` (a secret resolver).
+- progress of long work: ``Progress``;
+- errors every package maps its SDK's errors onto: ``ServiceError`` and its kinds
+  (``ConnectError``, ``AuthError``, ``NotFoundError``,
+  ``AlreadyExistsError``, ``QueryError``, ``TransferError``,
+  ``ServiceTimeoutError``, ``MissingDependencyError``), the core's
+  ``OrchError``, ``BlockError``, ``BlockValidationError``,
+  ``BlockNotFoundError``, ``SecretReferenceError``; the helpers
+  ``block_label`` and ``first_line`` for messages, ``redact`` and
+  ``remember_secret`` so that no secret reaches one;
+- role interfaces: ``ObjectStore``, ``SqlDatabase``, ``SecretStore``,
+  ``Notifier``;
+- the rest of a package's plumbing: ``lazy_exports`` (its ``__init__``),
+  ``run_logger_or`` (log lines that reach the run history), ``Resolved``,
+  ``secret_cache_ttl`` and ``resolver_credentials`` (a secret resolver).
 
 Importing this module costs next to nothing: each name loads its module on first use.
-The contract tests a package runs on its blocks are in :mod:`orch.testing`.
+The contract tests a package runs on its blocks are in ``orch.testing``.
 
 Example:
     from orch.integration import AuthError, Connector, Progress, block_label
@@ -195,7 +195,7 @@ def resolver_credentials(
 
     A block that is not saved, or that holds one of its own secrets as a reference of
     ``ref``'s scheme (which this same resolver would need that block to read: a loop), is a
-    clear :class:`SecretReferenceError`. ``otherwise`` says what unsetting the variable
+    clear ``SecretReferenceError``. ``otherwise`` says what unsetting the variable
     does, ``loop_fix`` where that block should get its secret instead.
 
     Example:

@@ -1,6 +1,6 @@
-"""``Connector``: the base of a block that owns an SDK client (see :mod:`orch.integration`).
+"""``Connector``: the base of a block that owns an SDK client (see ``orch.integration``).
 
-The life cycle every integration follows, on the machinery of :mod:`orch.integration.resources`:
+The life cycle every integration follows, on the machinery of ``orch.integration.resources``:
 
 - the client is made by the subclass's ``_new_client()`` on first use, never when the
   block is built or loaded;
@@ -78,7 +78,7 @@ class Connector(Block, Generic[ClientT]):
     def _new_client(self) -> ClientT:
         """Build the SDK client from this block's fields (import the SDK here, lazily).
 
-        Map the SDK's errors onto :mod:`orch.integration`'s (``ConnectError``,
+        Map the SDK's errors onto ``orch.integration``'s (``ConnectError``,
         ``AuthError``...), naming the block with ``block_label(self)``.
         """
 

@@ -1,4 +1,4 @@
-"""``Progress``: one progress reporter for long work (see :mod:`orch.integration`).
+"""``Progress``: one progress reporter for long work (see ``orch.integration``).
 
 On a terminal it draws a rich bar on stderr; otherwise it writes a line through the run
 logger (so it reaches ``orch runs logs``) at most every ``interval`` seconds. Either way

@@ -5,21 +5,21 @@ owns an expensive client: an engine and its pool, a session, a boto3 client. Eve
 connector follows the same rules, implemented here once:
 
 - the client is made on first use, never when the block is built or loaded;
-- one client per process per block *content* (:func:`block_fingerprint`): two loads of the
+- one client per process per block *content* (``block_fingerprint``): two loads of the
   same saved block, or two equal blocks, share it, on any thread; exactly one is made when
-  threads race for it (:meth:`ProcessResources.get_or_create`);
+  threads race for it (``ProcessResources.get_or_create``);
 - it is closed by the connector (``close(key)``) or at interpreter exit (``close_all()``,
   registered on first use), and *forgotten without being closed* in a forked child, whose
   parent still uses it (a per-table ``forget`` callback, e.g. SQLAlchemy's
   ``engine.dispose(close=False)``);
-- an instance remembers the client it got in a :class:`ResourceSlot`, which is never
+- an instance remembers the client it got in a ``ResourceSlot``, which is never
   copied or pickled, so the hot path costs no fingerprint;
-- closing one block releases only its own hold (:meth:`ProcessResources.release`): the
+- closing one block releases only its own hold (``ProcessResources.release``): the
   client is closed when the last block holding it releases it, or at exit;
 - a saved block pickles by its name (``orch.Block`` does it): a process pool re-loads it
   from the store and no secret travels through the pipe.
 
-Package authors use :class:`orch.integration.Connector`, built on this module.
+Package authors use ``orch.integration.Connector``, built on this module.
 
 Example:
     _clients: ProcessResources[ApiClient] = ProcessResources("api", close=ApiClient.close)
@@ -63,7 +63,7 @@ _MISSING: Any = object()
 
 # --- fingerprints ----------------------------------------------------------------------------
 def fingerprint_input(value: Any) -> Any:
-    """The JSON-able form of a block that :func:`block_fingerprint` digests.
+    """The JSON-able form of a block that ``block_fingerprint`` digests.
 
     Nested blocks become ``{"$type": slug, field: ...}``; a secret holding a reference
     becomes ``{"$ref": "env://..."}`` (the reference, never resolved), a literal secret
@@ -103,7 +103,7 @@ def fingerprint_input(value: Any) -> Any:
 def block_fingerprint(block: Block) -> str:
     """A digest of a block's content: equal blocks get equal fingerprints, changed ones not.
 
-    The key of a block's clients in :class:`ProcessResources`. Secret references enter as
+    The key of a block's clients in ``ProcessResources``. Secret references enter as
     the reference (a rotated value behind one is the same block); literal secrets only as
     a keyed digest, so the fingerprint reveals nothing about them. Valid in this process
     only: do not store it.
@@ -171,7 +171,7 @@ class ProcessResources(Generic[T]):
     without touching what the parent still uses (default: just drop it). Reads like a
     mapping: ``key in table``, ``table[key]``, ``len(table)``, ``table.values()``.
 
-    Holders: each :class:`ResourceSlot` that got a resource through ``get_or_create``
+    Holders: each ``ResourceSlot`` that got a resource through ``get_or_create``
     counts as one holder of it; ``release(slot)`` drops that hold and closes the resource
     only when no holder is left, so closing one block never closes a client that equal
     blocks (other threads) are using.
@@ -353,7 +353,7 @@ class ProcessResources(Generic[T]):
         """Close and forget the resource under ``key``; ``False`` if there was none.
 
         Closes it whoever holds it (their holds end with it); to close only what one
-        block holds, use :meth:`release`. The next ``get_or_create`` makes a new one.
+        block holds, use ``release``. The next ``get_or_create`` makes a new one.
         Errors of the closer propagate.
 
         Example:

@@ -4,7 +4,7 @@ Each role is an abstract base class to mix into a block (``class S3Bucket(Connec
 ObjectStore)``): building a block that leaves one of its methods unimplemented fails at
 once with Python's ``TypeError: Can't instantiate abstract class S3Bucket with abstract
 method list_objects``, and mypy checks the signatures of the implementations. A role adds
-no field and no client: implementations usually sit on a :class:`~orch.integration.Connector`.
+no field and no client: implementations usually sit on a ``Connector``.
 An implementation may add optional parameters (``jmespath_query``, ``storage_class``) and
 return a narrower type.
 """

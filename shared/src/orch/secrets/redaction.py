@@ -6,8 +6,8 @@ scrubbed of it even when user code prints it by accident. The forms a value take
 escaped — in a ``repr()`` / ``%r`` (``\\n``, ``\\\\``, ``\\'``) or in JSON — are masked too,
 so a PEM key or a password holding quotes is masked wherever it is written.
 
-Process-pool workers get the revealed values with each task (:func:`revealed`), and an
-uncaught exception that Python prints is masked as well (see :func:`remember`).
+Process-pool workers get the revealed values with each task (``revealed``), and an
+uncaught exception that Python prints is masked as well (see ``remember``).
 """
 
 from __future__ import annotations
@@ -116,7 +116,7 @@ def redact(text: str) -> str:
 
 
 def revealed() -> tuple[str, ...]:
-    """The values revealed so far, for a worker process to :func:`remember` (never log them).
+    """The values revealed so far, for a worker process to ``remember`` (never log them).
 
     Example:
         >>> remember("s3cr3t-value")

@@ -4,9 +4,9 @@ A reference stands in a secret field in place of a value. Only the reference is 
 the value is fetched by the resolver registered for its scheme when the secret is used,
 cached in this process for ``ORCH_SECRET_TTL`` seconds (default 300), and never persisted.
 
-Resolvers are plug-ins: a callable taking the :class:`SecretRef` and returning ``str``,
+Resolvers are plug-ins: a callable taking the ``SecretRef`` and returning ``str``,
 ``bytes`` or a mapping. They are registered by scheme through the entry-point group
-``orch.secret_resolvers`` or at run time with :func:`register_resolver`.
+``orch.secret_resolvers`` or at run time with ``register_resolver``.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Secret field types: ``SecretStr``, ``SecretBytes`` and ``SecretDict``.
 
-A secret holds either a literal value or a :class:`~orch.secrets.references.SecretRef`. It is
+A secret holds either a literal value or a ``SecretRef``. It is
 masked in ``repr``, ``str``, ``model_dump()``, JSON and exception messages; the value is
 only reachable through ``get_secret_value()``, which also remembers it for redaction of
 logs and run history. In the block store a literal is encrypted and a reference is kept

@@ -2,7 +2,7 @@
 
 One connection per thread (and per process after a fork), explicit transactions, and a
 small ``?``-placeholder dialect so that the SQL written by orch's modules is the same for
-both databases. Modules register their own tables with :meth:`Store.ensure_schema`.
+both databases. Modules register their own tables with ``Store.ensure_schema``.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ class ConnectionLost(StoreError):
 
 class Backoff:
     """Waits between attempts to get a lost store back, up to ``ORCH_STORE_RETRY_SECONDS``
-    after the first failure; then raises a :class:`StoreError` naming the store."""
+    after the first failure; then raises a ``StoreError`` naming the store."""
 
     def __init__(self, store: Store) -> None:
         self._store = store
@@ -156,7 +156,7 @@ class Store(ABC):
         yield  # type: ignore[misc]
 
     def _transaction(self, write: bool, backoff: Backoff) -> AbstractContextManager[Tx]:
-        """:meth:`transaction`, sharing the retry time of :meth:`retrying`."""
+        """``transaction``, sharing the retry time of ``retrying``."""
         return self.transaction(write)
 
     def retrying(
@@ -167,7 +167,7 @@ class Store(ABC):
 
         A drop on COMMIT itself leaves the outcome unknown: ``work`` runs again only for a
         read or when ``idempotent`` (running it twice is the same as once); otherwise the
-        :class:`ConnectionLost` (``in_doubt``) is raised for the caller to decide.
+        ``ConnectionLost`` (``in_doubt``) is raised for the caller to decide.
 
         Example:
             >>> from orch.store import get_store

@@ -6,7 +6,7 @@ store records only the key's id (an HMAC of a constant), so a wrong key is told 
 from a corrupt value.
 
 Besides encrypting secret values, the key authenticates what orch reads back from the
-store: each purpose uses its own subkey, derived once per :class:`Cipher` with HKDF
+store: each purpose uses its own subkey, derived once per ``Cipher`` with HKDF
 (SHA-256, a distinct ``info`` per purpose), so a tag made for one purpose never verifies
 for another.
 """
@@ -144,8 +144,8 @@ class Cipher:
     """AES-256-GCM with a random nonce; the block's identity is authenticated data, so a
     ciphertext copied into another block fails to decrypt.
 
-    Also the store's integrity tags (:meth:`sign`), sealed cache payloads (:meth:`seal`)
-    and keyed digests (:meth:`digest`), each under its own subkey derived here, once.
+    Also the store's integrity tags (``sign``), sealed cache payloads (``seal``)
+    and keyed digests (``digest``), each under its own subkey derived here, once.
     """
 
     def __init__(self, key: bytes) -> None:
@@ -184,7 +184,7 @@ class Cipher:
         return _SEAL_PREFIX + nonce + self._seal_aead.encrypt(nonce, data, context)
 
     def unseal(self, blob: bytes, context: bytes) -> bytes:
-        """The data :meth:`seal` sealed for ``context``; ``InvalidTag`` for anything else."""
+        """The data ``seal`` sealed for ``context``; ``InvalidTag`` for anything else."""
         if not blob.startswith(_SEAL_PREFIX) or len(blob) < len(_SEAL_PREFIX) + 12 + 16:
             raise InvalidTag
         raw = blob[len(_SEAL_PREFIX) :]

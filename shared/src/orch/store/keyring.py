@@ -5,8 +5,8 @@ that, a different or missing key is a clear error, never a decryption traceback.
 
 The cipher is cached per process, so a key rotated by another process is noticed where it
 matters: every read and write of a block compares the key id the store records *in that
-statement or transaction* with the cached cipher's (:func:`current_cipher`,
-:func:`cipher_for`), re-reads the configured key when they differ, and fails clearly if
+statement or transaction* with the cached cipher's (``current_cipher``,
+``cipher_for``), re-reads the configured key when they differ, and fails clearly if
 that is still not the store's key. Nothing is ever written under a retired key.
 """
 

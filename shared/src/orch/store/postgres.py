@@ -3,9 +3,9 @@
 A connection can drop under a long-lived process (a server restart, a failover, an
 administrator's ``pg_terminate_backend``). A transaction therefore starts on a connection
 that just answered ``BEGIN``: a dead one is replaced, with backoff, for up to
-``ORCH_STORE_RETRY_SECONDS`` before a :class:`StoreError` naming the store. A drop later in
-the transaction raises :class:`~orch.store.base.ConnectionLost`, which
-:meth:`~orch.store.base.Store.retrying` turns into a retry when that is safe.
+``ORCH_STORE_RETRY_SECONDS`` before a ``StoreError`` naming the store. A drop later in
+the transaction raises ``ConnectionLost``, which
+``retrying`` turns into a retry when that is safe.
 """
 
 from __future__ import annotations
