@@ -28,7 +28,7 @@ from orch_vault import (
 )
 from sqlalchemy import text
 
-from tests.backends.vault import VaultDatabase, VaultServer
+from tests.backends.vault import CREATION_STATEMENTS, VaultDatabase, VaultServer
 from tests.vault.conftest import approle_with_policy, unique
 
 
@@ -311,3 +311,76 @@ def test_outside_a_flow_the_lease_is_left_to_its_ttl_and_that_is_said(
         f"{db_role!r} ({login.username}) is neither renewed nor revoked: the login ends with "
         "its TTL (3 s)"
     ]
+
+
+def test_a_lease_at_its_maximum_ttl_is_said_to_end(
+    vault_database: VaultDatabase, creds: VaultCredentials, root: hvac.Client, orch_home: Path
+) -> None:
+    name = unique("short")
+    root.secrets.database.create_role(
+        name=name,
+        db_name=vault_database.connection,
+        creation_statements=CREATION_STATEMENTS,
+        default_ttl="2s",
+        max_ttl="3s",
+        mount_point=vault_database.mount,
+    )
+
+    @flow
+    def job() -> tuple[DynamicCredentials, str]:
+        login = vault_dynamic_credentials(creds, name)
+        time.sleep(2.9)  # renewals at 2/3 of the lease soon reach the 3 s cap
+        return login, get_run_context().flow_run.id
+
+    login, run_id = job()
+    warnings = [r["message"] for r in history.get_logs(run_id) if r["level"] == "WARNING"]
+    assert len(warnings) == 1, history.get_logs(run_id)
+    assert f"lease {login.lease_id} of role {name!r}" in warnings[0]
+    assert "reached its maximum TTL: the login ends in " in warnings[0]
+    assert not role_exists(vault_database, login.username)
+
+
+def test_a_lease_revoked_behind_the_flows_back_is_a_warning_not_a_failure(
+    vault_database: VaultDatabase,
+    creds: VaultCredentials,
+    db_role: str,
+    root: hvac.Client,
+    orch_home: Path,
+) -> None:
+    @flow
+    def job() -> tuple[DynamicCredentials, str]:
+        login = vault_dynamic_credentials(creds, db_role)
+        root.sys.revoke_lease(login.lease_id)  # an operator revokes it
+        time.sleep(2.5)  # the renewal at 2 s fails
+        return login, get_run_context().flow_run.id
+
+    state = job(return_state=True)
+    assert state.name == "Completed"
+    login, run_id = state.result()
+    warnings = [r["message"] for r in history.get_logs(run_id) if r["level"] == "WARNING"]
+    assert warnings, "the failed renewal is reported"
+    assert f"could not renew lease {login.lease_id}" in warnings[0]
+    assert root.adapter.token not in " ".join(warnings)
+
+
+def test_the_aws_engines_answer_becomes_masked_keys() -> None:
+    # The shape of Vault's GET aws/creds/:name answer (its API docs). OpenBao 2.7 ships no
+    # AWS secrets engine, so this engine is not exercised against a server here.
+    login = DynamicCredentials.from_response(
+        {
+            "lease_id": "aws/creds/deploy/abcd",
+            "lease_duration": 3600,
+            "renewable": True,
+            "data": {
+                "access_key": "AKIAIOSFODNN7EXAMPLE",
+                "secret_key": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+                "security_token": None,
+            },
+        }
+    )
+    assert login.access_key == "AKIAIOSFODNN7EXAMPLE"
+    assert login.secret_key is not None
+    assert login.secret_key.get_secret_value() == "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+    assert login.security_token is None and login.username is None and login.password is None
+    assert "wJalrXUtnFEMI" not in repr(login)
+    assert login.secret_values() == ["wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"]

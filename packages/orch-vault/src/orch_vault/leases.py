@@ -151,6 +151,9 @@ class LeaseKeeper:
             )
         except vault_errors() as exc:
             left = self._expires - time.monotonic()
+            if "max ttl" in str(exc).lower():  # "past the max TTL, cannot renew"
+                self._at_max_ttl(lease_id, max(int(left), 0))
+                return
             error = vault_error(
                 exc,
                 action="vault_dynamic_credentials renew",
@@ -172,13 +175,17 @@ class LeaseKeeper:
         self._expires = now + duration
         self._next = now + duration * 2 / 3
         _logger.debug("renewed lease %s for %s s", lease_id, duration)
-        if duration < self._increment:
-            self.capped = True
-            self._log(
-                logging.WARNING,
-                f"lease {lease_id} of role {self.role!r} ({self._place}) reached its maximum "
-                f"TTL: the login ends in {duration} s and cannot be renewed further",
-            )
+        warnings = " ".join(response.get("warnings") or ())
+        if duration < self._increment or "max_ttl" in warnings:
+            self._at_max_ttl(lease_id, duration)
+
+    def _at_max_ttl(self, lease_id: str, left: int) -> None:
+        self.capped = True
+        self._log(
+            logging.WARNING,
+            f"lease {lease_id} of role {self.role!r} ({self._place}) reached its maximum "
+            f"TTL: the login ends in {left} s and cannot be renewed further",
+        )
 
     def close(self) -> None:
         """Stop renewing and revoke the lease (once); problems are logged, not raised."""
