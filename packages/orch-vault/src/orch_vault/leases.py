@@ -86,7 +86,8 @@ class LeaseKeeper:
     """Renews one lease in the background and revokes it on :meth:`close`.
 
     ``renewals`` counts the renewals made; ``capped`` says the lease reached its maximum
-    TTL (it cannot be extended, and ends then).
+    TTL (it cannot be extended, and ends then); ``gone`` that the server refused to renew
+    it (revoked meanwhile, or ended). In both cases renewing stops, with one warning.
 
     Example:
         keeper = LeaseKeeper(credentials, login, role="readonly", mount="database")
@@ -109,6 +110,7 @@ class LeaseKeeper:
         self.revoke = revoke
         self.renewals = 0
         self.capped = False
+        self.gone = False
         self._increment = max(login.lease_duration, 1)
         self._expires = time.monotonic() + login.lease_duration
         self._next = time.monotonic() + login.lease_duration * 2 / 3
@@ -139,7 +141,7 @@ class LeaseKeeper:
     def _loop(self) -> None:
         while not self._stop.wait(max(0.0, self._next - time.monotonic())):
             self._renew()
-            if self.capped:
+            if self.capped or self.gone:
                 return
 
     def _renew(self) -> None:
@@ -149,25 +151,8 @@ class LeaseKeeper:
             response = client.call(
                 lambda c: c.sys.renew_lease(lease_id=lease_id, increment=self._increment)
             )
-        except vault_errors() as exc:
-            left = self._expires - time.monotonic()
-            if "max ttl" in str(exc).lower():  # "past the max TTL, cannot renew"
-                self._at_max_ttl(lease_id, max(int(left), 0))
-                return
-            error = vault_error(
-                exc,
-                action="vault_dynamic_credentials renew",
-                credentials=self.credentials,
-                mount=self.mount,
-                path=f"creds/{self.role}",
-            )
-            self._log(
-                logging.WARNING,
-                f"could not renew lease {lease_id} ({error}); "
-                f"it ends in {max(left, 0):.0f} s unless a retry succeeds",
-            )
-            # Retry a few times before it ends, not in a tight loop.
-            self._next = time.monotonic() + max(1.0, left / 3)
+        except Exception as exc:  # a background thread: report, never die of it
+            self._renew_failed(lease_id, exc)
             return
         duration = int(response.get("lease_duration") or 0)
         now = time.monotonic()
@@ -178,6 +163,38 @@ class LeaseKeeper:
         warnings = " ".join(response.get("warnings") or ())
         if duration < self._increment or "max_ttl" in warnings:
             self._at_max_ttl(lease_id, duration)
+
+    def _renew_failed(self, lease_id: str, exc: Exception) -> None:
+        import hvac.exceptions
+
+        left = self._expires - time.monotonic()
+        if "max ttl" in str(exc).lower():  # "past the max TTL, cannot renew"
+            self._at_max_ttl(lease_id, max(int(left), 0))
+            return
+        error = (
+            vault_error(
+                exc,
+                action="vault_dynamic_credentials renew",
+                credentials=self.credentials,
+                mount=self.mount,
+                path=f"creds/{self.role}",
+            )
+            if isinstance(exc, vault_errors())
+            else exc
+        )
+        # A refused lease (revoked or unknown) or one past its end will not come back.
+        self.gone = left <= 0 or isinstance(exc, hvac.exceptions.InvalidRequest)
+        self._log(
+            logging.WARNING,
+            f"could not renew lease {lease_id} of role {self.role!r} ({error}); "
+            + (
+                "it is revoked or has ended: no more renewals"
+                if self.gone
+                else f"it ends in {left:.0f} s unless a retry succeeds"
+            ),
+        )
+        # Retry a few times before it ends, not in a tight loop.
+        self._next = time.monotonic() + max(1.0, left / 3)
 
     def _at_max_ttl(self, lease_id: str, left: int) -> None:
         self.capped = True
