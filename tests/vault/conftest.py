@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import hvac
 import pytest
 from orch_vault import VaultCredentials
 
-from tests.backends.vault import VaultServer
+from tests.backends.vault import CREATION_STATEMENTS, VaultDatabase, VaultServer
 
 RW_POLICY = """
 path "secret/*" { capabilities = ["create", "read", "update", "patch", "delete", "list"] }
@@ -81,3 +82,46 @@ def userpass(root: hvac.Client, rw_policy: str) -> tuple[str, str]:
 def path() -> str:
     """A fresh KV path for one test."""
     return unique("orch/test")
+
+
+DYNAMIC_POLICY = """
+path "database/creds/*" { capabilities = ["read"] }
+path "sys/leases/revoke" { capabilities = ["update"] }
+"""
+
+
+@pytest.fixture
+def db_role(root: hvac.Client, vault_database: VaultDatabase) -> Iterator[str]:
+    """A fresh role of the database engine (3 s leases, 60 s at most): its name."""
+    name = unique("ro")
+    root.secrets.database.create_role(
+        name=name,
+        db_name=vault_database.connection,
+        creation_statements=CREATION_STATEMENTS,
+        default_ttl="3s",
+        max_ttl="60s",
+        mount_point=vault_database.mount,
+    )
+    yield name
+    # whatever a test left behind (a failed test, a lease it chose not to revoke)
+    root.sys.revoke_prefix(prefix=f"{vault_database.mount}/creds/{name}")
+
+
+def approle_with_policy(
+    vault_server: VaultServer, root: hvac.Client, name: str, policy: str
+) -> dict[str, Any]:
+    """An AppRole whose tokens have only ``policy`` (HCL): role_id, secret_id, creds."""
+    root.sys.create_or_update_policy(name=name, policy=policy)
+    root.auth.approle.create_or_update_approle(role_name=name, token_policies=[name])
+    role_id = root.auth.approle.read_role_id(role_name=name)["data"]["role_id"]
+    secret_id = root.auth.approle.generate_secret_id(role_name=name)["data"]["secret_id"]
+    creds = VaultCredentials(
+        url=vault_server.url, auth_method="approle", role_id=role_id, secret_id=secret_id
+    )
+    return {"role_id": role_id, "secret_id": secret_id, "creds": creds}
+
+
+@pytest.fixture
+def dynamic_approle(vault_server: VaultServer, root: hvac.Client) -> dict[str, Any]:
+    """An AppRole allowed to read database credentials and revoke leases."""
+    return approle_with_policy(vault_server, root, unique("dyn"), DYNAMIC_POLICY)

@@ -27,6 +27,7 @@ from orch.engine.context import (
     FlowRunContext,
     flow_run_ctx,
     new_id,
+    run_flow_end_callbacks,
     task_run_ctx,
 )
 from orch.engine.runs import call_with_timeout, render_run_name, resolve_log_prints, retry_delay
@@ -348,6 +349,9 @@ class Flow(Generic[P, R]):
         )
 
     def _end(self, run: FlowRun, ctx: FlowRunContext, state: State[Any]) -> State[Any]:
+        if ctx.at_end:
+            self._run_at_end(ctx)
+        ctx.at_end = None  # a callback registered from now on is refused
         run.end_time = time.time()
         run.state_name = state.name
         exc = state.exception
@@ -380,6 +384,20 @@ class Flow(Generic[P, R]):
             # task: the task hot path still only queues).
             history.flush_or_report()
         return state
+
+    def _run_at_end(self, ctx: FlowRunContext) -> None:
+        """The run's ``at_flow_end`` callbacks, in its context (their log lines are the
+        run's); one that raises is a warning, not a change of the run's state."""
+        token = flow_run_ctx.set(ctx)
+        task_token = task_run_ctx.set(None)
+        try:
+            failed = run_flow_end_callbacks(ctx)
+        finally:
+            task_run_ctx.reset(task_token)
+            flow_run_ctx.reset(token)
+        for callback, exc in failed:
+            name = getattr(callback, "__qualname__", None) or repr(callback)
+            self._log(ctx, 30, f"at_flow_end callback {name!r} raised {type(exc).__name__}: {exc}")
 
     def _log(self, ctx: FlowRunContext, level: int, message: str) -> None:
         from orch.engine.run_logging import get_run_logger

@@ -1,7 +1,8 @@
 """orch-vault: HashiCorp Vault / OpenBao credentials, KV v2 secrets and transit for orch.
 
 Blocks: :class:`VaultCredentials`, :class:`VaultSecret`; tasks from
-:mod:`orch_vault.tasks`; errors from :mod:`orch_vault.errors`. The ``vault://`` secret
+:mod:`orch_vault.tasks` (``vault_dynamic_credentials`` returns a
+:class:`DynamicCredentials`); errors from :mod:`orch_vault.errors`. The ``vault://`` secret
 resolver is registered through the ``orch.secret_resolvers`` entry point. Every name
 loads with its module on first use: importing this package loads neither hvac nor
 pydantic.
@@ -26,9 +27,11 @@ if TYPE_CHECKING:
     from orch_vault.errors import VaultError as VaultError
     from orch_vault.errors import VaultNotFoundError as VaultNotFoundError
     from orch_vault.errors import VaultTimeoutError as VaultTimeoutError
+    from orch_vault.leases import DynamicCredentials as DynamicCredentials
     from orch_vault.tasks import vault_decrypt as vault_decrypt
     from orch_vault.tasks import vault_delete as vault_delete
     from orch_vault.tasks import vault_destroy as vault_destroy
+    from orch_vault.tasks import vault_dynamic_credentials as vault_dynamic_credentials
     from orch_vault.tasks import vault_encrypt as vault_encrypt
     from orch_vault.tasks import vault_list as vault_list
     from orch_vault.tasks import vault_patch as vault_patch
@@ -52,6 +55,7 @@ _TASKS = (
     "vault_decrypt",
     "vault_delete",
     "vault_destroy",
+    "vault_dynamic_credentials",
     "vault_encrypt",
     "vault_list",
     "vault_patch",
@@ -60,6 +64,7 @@ _TASKS = (
 )
 _EXPORTS = {
     **_BLOCKS,
+    "DynamicCredentials": "orch_vault.leases",
     **dict.fromkeys(_ERRORS, "orch_vault.errors"),
     **dict.fromkeys(_TASKS, "orch_vault.tasks"),
 }

@@ -1,4 +1,5 @@
-"""Tasks on Vault's KV v2 engine and transit engine.
+"""Tasks on Vault's KV v2 engine, transit engine, and the database and AWS secrets engines
+(dynamic credentials).
 
 Each task takes the ``VaultCredentials`` block first, then plain values, and returns
 plain data. They use the block's one logged-in client (``get_client()``) and raise this
@@ -8,18 +9,24 @@ package's errors (:mod:`orch_vault.errors`), which name the block and the path.
 from __future__ import annotations
 
 import base64
+import logging
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from orch import task
+from orch.integration import at_flow_end, remember_secret, run_logger_or
 
 from orch_vault.credentials import VaultCredentials
-from orch_vault.errors import VaultNotFoundError, vault_error, vault_errors, where
+from orch_vault.errors import VaultError, VaultNotFoundError, vault_error, vault_errors, where
+
+if TYPE_CHECKING:
+    from orch_vault.leases import DynamicCredentials
 
 __all__ = [
     "vault_decrypt",
     "vault_delete",
     "vault_destroy",
+    "vault_dynamic_credentials",
     "vault_encrypt",
     "vault_list",
     "vault_patch",
@@ -297,3 +304,114 @@ def vault_decrypt(
         ),
     )
     return base64.b64decode(response["data"]["plaintext"])
+
+
+@task
+def vault_dynamic_credentials(
+    credentials: VaultCredentials,
+    role: str,
+    *,
+    engine: Literal["database", "aws"] = "database",
+    mount: str | None = None,
+    revoke: bool = True,
+) -> DynamicCredentials:
+    """A new login made by the ``engine`` secrets engine for ``role``, for this flow run.
+
+    The database engine gives ``username`` and ``password``; the AWS engine
+    ``access_key``, ``secret_key`` and ``security_token``; both give ``lease_id`` and
+    ``lease_duration`` (seconds). While the flow run goes on, the lease is renewed in the
+    background when two thirds of it have passed (up to the role's maximum TTL); when the
+    run ends, completed, failed or crashed, the lease is revoked (``revoke=False`` leaves
+    it to expire), so the engine deletes the login. Outside a flow run nothing renews or
+    revokes it: it ends with its TTL. ``mount`` is where the engine is enabled (default:
+    its name). Revoking needs ``update`` on ``sys/leases/revoke`` in the token's policy.
+
+    Example:
+        login = vault_dynamic_credentials(VaultCredentials.load("prod"), "readonly")
+        db = DatabaseCredentials(driver="postgresql", host="db", database="app",
+                                 username=login.username, password=login.password)
+    """
+    from orch_vault.leases import DynamicCredentials, LeaseKeeper
+
+    if engine not in ("database", "aws"):
+        raise ValueError(
+            f"vault_dynamic_credentials: engine must be 'database' or 'aws', not {engine!r}"
+        )
+    role = _clean(role, "role")
+    mount = _clean(mount or engine, "mount")
+    path = f"creds/{role}"
+    try:
+        response = credentials.get_client().call(lambda c: c.read(f"{mount}/{path}"))
+    except vault_errors() as exc:
+        raise _creds_error(exc, credentials, engine, mount, role) from exc
+    if not response:  # hvac's read() answers None to a 404
+        raise _not_there(credentials, engine, mount, role)
+    if not response.get("lease_id"):
+        raise VaultError(
+            f"vault_dynamic_credentials: {where(credentials, mount, path)} returned no lease: "
+            f"is the {_ENGINE_NAMES[engine]} secrets engine enabled at {mount}/?"
+        )
+    login = DynamicCredentials.from_response(response)
+    remember_secret(login.secret_values())  # masked in every log line and error from now
+    keeper = LeaseKeeper(credentials, login, role=role, mount=mount, revoke=revoke)
+    log = run_logger_or(logging.getLogger("orch_vault"))
+    who = login.username or login.access_key or "?"
+    if not at_flow_end(keeper.close):
+        log.warning(
+            "vault_dynamic_credentials: not in a flow run, so lease %s of role %r (%s) is "
+            "neither renewed nor revoked: the login ends with its TTL (%s s)",
+            login.lease_id,
+            role,
+            who,
+            login.lease_duration,
+        )
+        return login
+    if login.renewable and login.lease_duration > 0:
+        keeper.start()
+    log.info(
+        "vault_dynamic_credentials: %s login %r of role %r (lease %s, %s s)%s; %s at the "
+        "end of the flow run",
+        engine,
+        who,
+        role,
+        login.lease_id,
+        login.lease_duration,
+        ", renewed while the flow runs" if keeper.started else "",
+        "revoked" if revoke else "left to expire",
+    )
+    return login
+
+
+_ENGINE_NAMES = {"database": "database", "aws": "AWS"}
+
+
+def _not_there(
+    credentials: VaultCredentials, engine: str, mount: str, role: str
+) -> VaultNotFoundError:
+    return VaultNotFoundError(
+        f"vault_dynamic_credentials: nothing answers at "
+        f"{where(credentials, mount, f'creds/{role}')}: is the {_ENGINE_NAMES[engine]} "
+        f"secrets engine enabled at {mount}/, with a role {role!r}?",
+        code="404",
+    )
+
+
+def _creds_error(
+    exc: BaseException, credentials: VaultCredentials, engine: str, mount: str, role: str
+) -> VaultError:
+    import hvac.exceptions
+
+    action = "vault_dynamic_credentials"
+    place = where(credentials, mount, f"creds/{role}")
+    text = " ".join(str(e) for e in getattr(exc, "errors", None) or ())
+    if isinstance(exc, hvac.exceptions.InvalidRequest) and "unknown role" in text:
+        return VaultNotFoundError(
+            f"{action}: the {_ENGINE_NAMES[engine]} secrets engine at {mount}/ has no role "
+            f"{role!r} ({place})",
+            code="400",
+        )
+    if isinstance(exc, hvac.exceptions.InvalidPath | hvac.exceptions.UnsupportedOperation):
+        return _not_there(credentials, engine, mount, role)
+    return vault_error(
+        exc, action=action, credentials=credentials, mount=mount, path=f"creds/{role}"
+    )

@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 from orch.errors import MissingContextError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from orch.engine.task_runners import TaskRunner
     from orch.flows import Flow
     from orch.tasks import Task
@@ -159,13 +161,14 @@ class TaskRun:
 
 
 class FlowRunContext:
-    """What a flow run knows: ``flow``, ``flow_run``, ``task_runner``, ``log_prints``.
+    """What a flow run knows: ``flow``, ``flow_run``, ``task_runner``, ``log_prints``, and
+    the callbacks to run when it ends (``at_flow_end``).
 
     Example:
         ``get_run_context().flow_run.name``
     """
 
-    __slots__ = ("flow", "flow_run", "log_prints", "task_runner")
+    __slots__ = ("at_end", "flow", "flow_run", "log_prints", "task_runner")
 
     def __init__(
         self,
@@ -178,6 +181,8 @@ class FlowRunContext:
         self.flow_run = flow_run
         self.task_runner = task_runner
         self.log_prints = log_prints
+        # at_flow_end callbacks, run last first when the run ends; None once they ran
+        self.at_end: list[Callable[[], object]] | None = []
 
 
 class TaskRunContext:
@@ -251,3 +256,48 @@ def current_flow_run() -> FlowRun | None:
     """
     ctx = flow_run_ctx.get()
     return None if ctx is None else ctx.flow_run
+
+
+def at_flow_end(callback: Callable[[], object]) -> bool:
+    """Call ``callback()`` when the current flow run ends, whether it completed, failed or
+    crashed (Ctrl-C, SIGTERM): to release what a task acquired for the rest of the flow
+    (a lease, a temporary login, a lock).
+
+    The flow run is the one the calling task (or flow body) belongs to: a subflow's ends
+    with the subflow. Callbacks run after every task of the run has finished and before
+    the run's state hooks, the last registered first; one that raises is logged as a
+    warning and the others still run. Returns ``False``, registering nothing, outside a
+    flow run (a task called on its own, or in a process-pool worker): the caller then
+    decides what to do.
+
+    Example:
+        >>> from orch import flow
+        >>> @flow
+        ... def f() -> list[str]:
+        ...     ended: list[str] = []
+        ...     at_flow_end(lambda: ended.append("released"))
+        ...     return ended
+        >>> f()  # the same list, filled once the run ended
+        ['released']
+        >>> at_flow_end(print)  # not in a flow run
+        False
+    """
+    task_ctx = task_run_ctx.get()
+    flow_ctx = task_ctx.flow_context if task_ctx is not None else flow_run_ctx.get()
+    if flow_ctx is None or flow_ctx.at_end is None:
+        return False  # outside a flow, or the run has already ended
+    flow_ctx.at_end.append(callback)
+    return True
+
+
+def run_flow_end_callbacks(ctx: FlowRunContext) -> list[tuple[Callable[[], object], Exception]]:
+    """Run ``ctx``'s ``at_flow_end`` callbacks (last first) once; returns those that
+    raised, with their exception."""
+    callbacks, ctx.at_end = ctx.at_end or [], None
+    failed = []
+    for callback in reversed(callbacks):
+        try:
+            callback()
+        except Exception as exc:
+            failed.append((callback, exc))
+    return failed

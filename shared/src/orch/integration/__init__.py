@@ -19,7 +19,8 @@ public name that stays stable (``docs/contributing.md``, "Writing an integration
 - role interfaces: ``ObjectStore``, ``SqlDatabase``, ``SecretStore``,
   ``Notifier``;
 - the rest of a package's plumbing: ``lazy_exports`` (its ``__init__``),
-  ``run_logger_or`` (log lines that reach the run history), ``Resolved``,
+  ``run_logger_or`` (log lines that reach the run history), ``at_flow_end``
+  (release what a task holds when its flow run ends), ``Resolved``,
   ``secret_cache_ttl`` and ``resolver_credentials`` (a secret resolver).
 
 Importing this module costs next to nothing: each name loads its module on first use.
@@ -55,6 +56,7 @@ if TYPE_CHECKING:
     from typing import TypeVar
 
     from orch.blocks.base import Block
+    from orch.engine.context import at_flow_end as at_flow_end
     from orch.engine.run_logging import run_logger_or as run_logger_or
     from orch.secrets.references import SecretRef
 
@@ -95,6 +97,7 @@ _LAZY = {
     "Severity": ("orch.integration.roles", "Severity"),
     "SqlDatabase": ("orch.integration.roles", "SqlDatabase"),
     "run_logger_or": ("orch.engine.run_logging", "run_logger_or"),
+    "at_flow_end": ("orch.engine.context", "at_flow_end"),
 }
 
 __all__ = [
@@ -123,6 +126,7 @@ __all__ = [
     "Severity",
     "SqlDatabase",
     "TransferError",
+    "at_flow_end",
     "block_fingerprint",
     "block_label",
     "first_line",
