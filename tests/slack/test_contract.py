@@ -16,7 +16,8 @@ class TestSlackCredentials(ConnectorContract):
 
     @pytest.fixture
     def block(self, slack_fake: FakeSlack) -> SlackCredentials:
-        return SlackCredentials(token=TOKEN, base_url=slack_fake.api_url)
+        # a content of its own: no other test's block holds this client
+        return SlackCredentials(token=TOKEN, base_url=slack_fake.api_url, timeout=31)
 
     def probe(self, client: SlackClient) -> None:
         assert client.web.auth_test()["ok"]
@@ -27,7 +28,7 @@ class TestSlackWebhook(ConnectorContract):
 
     @pytest.fixture
     def block(self, slack_fake: FakeSlack) -> SlackWebhook:
-        return SlackWebhook(url=slack_fake.webhook_url)
+        return SlackWebhook(url=slack_fake.webhook_url, timeout=31)
 
     def probe(self, client: Any) -> None:
         assert client.send(text="contract probe").status_code == 200

@@ -15,6 +15,8 @@ BLOCK_TYPES: dict[str, str] = {
     "aws-credentials": "orch-aws",
     "aws-secret": "orch-aws",
     "database-credentials": "orch-sqlalchemy",
+    "email-server": "orch-notify",
+    "pagerduty": "orch-notify",
     "s3-bucket": "orch-aws",
     "slack-channel": "orch-slack",
     "slack-credentials": "orch-slack",
@@ -22,6 +24,8 @@ BLOCK_TYPES: dict[str, str] = {
     "snowflake-connector": "orch-snowflake",
     "snowflake-credentials": "orch-snowflake",
     "sqlalchemy-connector": "orch-sqlalchemy",
+    "teams-webhook": "orch-notify",
     "vault-credentials": "orch-vault",
     "vault-secret": "orch-vault",
+    "webhook": "orch-notify",
 }
