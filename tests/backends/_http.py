@@ -83,6 +83,7 @@ def serve(answer: Callable[[Request], Answer], name: str) -> Recorder:
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # headers and body go out at once (no 40 ms stalls)
 
         def log_message(self, format: str, *args: Any) -> None:
             pass

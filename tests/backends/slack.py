@@ -92,6 +92,7 @@ def _channel_id(name_or_id: str) -> str | None:
 def _handler(fake: FakeSlack) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # headers and body go out at once (no 40 ms stalls)
 
         def log_message(self, format: str, *args: Any) -> None:
             pass
