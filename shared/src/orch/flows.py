@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import inspect
 import random
+import sys
 import time
 from collections.abc import Callable, Coroutine, Iterable, Sequence
 from typing import Any, Generic, NoReturn, ParamSpec, TypeVar, overload
@@ -88,6 +89,7 @@ class Flow(Generic[P, R]):
         on_completion: Sequence[FlowHook] | None = None,
         on_failure: Sequence[FlowHook] | None = None,
         on_crashed: Sequence[FlowHook] | None = None,
+        on_running: Sequence[FlowHook] | None = None,
     ) -> None:
         if not callable(fn):
             raise TypeError(f"@flow needs a function, got {type(fn).__name__}")
@@ -110,6 +112,7 @@ class Flow(Generic[P, R]):
         self.on_completion_hooks = list(on_completion or ())
         self.on_failure_hooks = list(on_failure or ())
         self.on_crashed_hooks = list(on_crashed or ())
+        self.on_running_hooks = list(on_running or ())
         self.is_async = inspect.iscoroutinefunction(fn)
         self._signature = inspect.signature(fn)
         self._adapters: dict[str, Any] | None = None
@@ -128,6 +131,7 @@ class Flow(Generic[P, R]):
             "on_completion": on_completion,
             "on_failure": on_failure,
             "on_crashed": on_crashed,
+            "on_running": on_running,
         }
         # __name__, __doc__, __module__, __wrapped__… of the function (missing ones skipped).
         functools.update_wrapper(self, fn, updated=())
@@ -167,6 +171,17 @@ class Flow(Generic[P, R]):
     def on_failure(self, fn: FlowHook) -> FlowHook:
         """Add a failure hook ``fn(flow, flow_run, state)`` (usable as a decorator)."""
         self.on_failure_hooks.append(fn)
+        return fn
+
+    def on_crashed(self, fn: FlowHook) -> FlowHook:
+        """Add a crash hook ``fn(flow, flow_run, state)`` (usable as a decorator)."""
+        self.on_crashed_hooks.append(fn)
+        return fn
+
+    def on_running(self, fn: FlowHook) -> FlowHook:
+        """Add a hook ``fn(flow, flow_run, state)`` called when a run starts (usable as a
+        decorator)."""
+        self.on_running_hooks.append(fn)
         return fn
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
@@ -268,6 +283,8 @@ class Flow(Generic[P, R]):
         ctx = FlowRunContext(self, run, self.task_runner.duplicate(), log_prints)
         history.flow_started(run)
         self._log(ctx, 20, f"Beginning flow run {run.name!r} for flow {self.name!r}")
+        if invalid is None and self.on_running_hooks:
+            self._run_hooks(ctx, run, self.on_running_hooks, State(RUNNING))
         return run, ctx, invalid
 
     def _args(self, run: FlowRun) -> tuple[tuple[Any, ...], dict[str, Any]]:
@@ -360,16 +377,34 @@ class Flow(Generic[P, R]):
                 f"{type(exc).__name__}: {exc}" if exc is not None else (state.message or "failed")
             )
         history.flow_finished(run)
+        notify = sys.modules.get("orch.integration.notify")
+        if notify is not None:  # loaded only by a flow with notify_on() hooks
+            notify.run_ended(run.id)
+        level = 20 if state.is_completed() else 40
+        self._log(ctx, level, f"Finished in state {state.name}" + (
+            f": {run.error}" if run.error else ""
+        ))
+        hooks = {
+            FAILED: self.on_failure_hooks,
+            CRASHED: self.on_crashed_hooks,
+        }.get(state.name, self.on_completion_hooks)
+        self._run_hooks(ctx, run, hooks, state)
+        if run.parent_flow_run_id is None:
+            # A finished top-level run is on record when the call returns, so `orch runs ls`
+            # in another shell agrees with the "Finished" line (one write per flow, not per
+            # task: the task hot path still only queues).
+            history.flush_or_report()
+        return state
+
+    def _run_hooks(
+        self, ctx: FlowRunContext, run: FlowRun, hooks: Sequence[FlowHook], state: State[Any]
+    ) -> None:
+        """Call each hook ``hook(flow, run, state)`` in the run's context; one that raises
+        is logged and the others still run (a hook never changes the run's result)."""
+        if not hooks:
+            return
         token = flow_run_ctx.set(ctx)
         try:
-            level = 20 if state.is_completed() else 40
-            self._log(ctx, level, f"Finished in state {state.name}" + (
-                f": {run.error}" if run.error else ""
-            ))
-            hooks = {
-                FAILED: self.on_failure_hooks,
-                CRASHED: self.on_crashed_hooks,
-            }.get(state.name, self.on_completion_hooks)
             for hook in hooks:
                 try:
                     hook(self, run, state)
@@ -378,12 +413,6 @@ class Flow(Generic[P, R]):
                                        f"{hook_exc!r}")
         finally:
             flow_run_ctx.reset(token)
-        if run.parent_flow_run_id is None:
-            # A finished top-level run is on record when the call returns, so `orch runs ls`
-            # in another shell agrees with the "Finished" line (one write per flow, not per
-            # task: the task hot path still only queues).
-            history.flush_or_report()
-        return state
 
     def _run_at_end(self, ctx: FlowRunContext) -> None:
         """The run's ``at_flow_end`` callbacks, in its context (their log lines are the
@@ -585,6 +614,7 @@ def flow(
     on_completion: Sequence[FlowHook] | None = None,
     on_failure: Sequence[FlowHook] | None = None,
     on_crashed: Sequence[FlowHook] | None = None,
+    on_running: Sequence[FlowHook] | None = None,
 ) -> Callable[[Callable[P, R]], Flow[P, R]]: ...
 
 
@@ -596,7 +626,10 @@ def flow(__fn: Callable[P, R] | None = None, **options: Any) -> Any:
     ``retries``, ``retry_delay_seconds``, ``timeout_seconds``, ``task_runner`` (default
     ``ThreadPoolTaskRunner``), ``validate_parameters`` (pydantic,
     from the type hints; default True), ``log_prints``, ``tags``, ``on_completion`` /
-    ``on_failure`` / ``on_crashed`` (hooks ``fn(flow, flow_run, state)``).
+    ``on_failure`` / ``on_crashed`` / ``on_running`` (hooks ``fn(flow, flow_run, state)``;
+    ``on_running`` ones when the run starts). Alerts: ``notify_on(block)`` of
+    ``orch.integration`` is such a hook; ``notify_on(block, after_seconds=N)`` in
+    ``on_running`` alerts when a run is still running after N seconds.
 
     A flow called inside another flow is a child run. ``return_state=True`` returns the
     final ``State`` instead of the value.

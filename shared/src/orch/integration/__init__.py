@@ -18,6 +18,9 @@ public name that stays stable (``docs/contributing.md``, "Writing an integration
   ``remember_secret`` so that no secret reaches one;
 - role interfaces: ``ObjectStore``, ``SqlDatabase``, ``SecretStore``,
   ``Notifier``;
+- alerts from flow runs: ``notify_on`` (a flow hook sending through any notifier),
+  ``render_template``, ``check_template``, ``run_context`` and
+  ``TEMPLATE_FIELDS`` (message templates, secrets masked);
 - the rest of a package's plumbing: ``lazy_exports`` (its ``__init__``),
   ``run_logger_or`` (log lines that reach the run history), ``at_flow_end``
   (release what a task holds when its flow run ends), ``Resolved``,
@@ -63,6 +66,12 @@ if TYPE_CHECKING:
     B = TypeVar("B", bound=Block)
     from orch.integration.connector import ClientT as ClientT
     from orch.integration.connector import Connector as Connector
+    from orch.integration.notify import TEMPLATE_FIELDS as TEMPLATE_FIELDS
+    from orch.integration.notify import NotifyHook as NotifyHook
+    from orch.integration.notify import check_template as check_template
+    from orch.integration.notify import notify_on as notify_on
+    from orch.integration.notify import render_template as render_template
+    from orch.integration.notify import run_context as run_context
     from orch.integration.progress import Progress as Progress
     from orch.integration.progress import format_amount as format_amount
     from orch.integration.resources import ProcessResources as ProcessResources
@@ -92,6 +101,12 @@ _LAZY = {
     "ResourceSlot": ("orch.integration.resources", "ResourceSlot"),
     "block_fingerprint": ("orch.integration.resources", "block_fingerprint"),
     "Notifier": ("orch.integration.roles", "Notifier"),
+    "NotifyHook": ("orch.integration.notify", "NotifyHook"),
+    "TEMPLATE_FIELDS": ("orch.integration.notify", "TEMPLATE_FIELDS"),
+    "check_template": ("orch.integration.notify", "check_template"),
+    "notify_on": ("orch.integration.notify", "notify_on"),
+    "render_template": ("orch.integration.notify", "render_template"),
+    "run_context": ("orch.integration.notify", "run_context"),
     "ObjectStore": ("orch.integration.roles", "ObjectStore"),
     "SecretStore": ("orch.integration.roles", "SecretStore"),
     "Severity": ("orch.integration.roles", "Severity"),
@@ -101,6 +116,7 @@ _LAZY = {
 }
 
 __all__ = [
+    "TEMPLATE_FIELDS",
     "AlreadyExistsError",
     "AuthError",
     "BlockError",
@@ -112,6 +128,7 @@ __all__ = [
     "MissingDependencyError",
     "NotFoundError",
     "Notifier",
+    "NotifyHook",
     "ObjectStore",
     "OrchError",
     "ProcessResources",
@@ -129,12 +146,16 @@ __all__ = [
     "at_flow_end",
     "block_fingerprint",
     "block_label",
+    "check_template",
     "first_line",
     "format_amount",
     "lazy_exports",
+    "notify_on",
     "redact",
     "remember_secret",
+    "render_template",
     "resolver_credentials",
+    "run_context",
     "run_logger_or",
     "secret_cache_ttl",
 ]
