@@ -15,6 +15,8 @@ BLOCK_TYPES: dict[str, str] = {
     "aws-credentials": "orch-aws",
     "aws-secret": "orch-aws",
     "database-credentials": "orch-sqlalchemy",
+    "kafka-connection": "orch-kafka",
+    "kafka-topic": "orch-kafka",
     "s3-bucket": "orch-aws",
     "snowflake-connector": "orch-snowflake",
     "snowflake-credentials": "orch-snowflake",
