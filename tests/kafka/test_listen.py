@@ -32,7 +32,7 @@ def test_a_flow_per_batch_committed_after_the_flow(topic: KafkaTopic) -> None:
         seen.append([r["value"] for r in records])
 
     group = unique("g")
-    counts = listen(topic, load, group_id=group, batch_size=4, max_wait=10, max_batches=3)
+    counts = listen(topic, load, group_id=group, batch_size=4, max_wait=2, max_batches=3)
     assert counts == {"batches": 3, "records": 10, "dead_lettered": 0}
     assert all(len(batch) <= 4 for batch in seen)
     assert sorted(v for batch in seen for v in batch) == list(range(10))
@@ -58,7 +58,7 @@ def test_a_failing_batch_goes_to_the_dead_letter_topic_after_n_attempts(
         load,
         group_id=group,
         batch_size=3,
-        max_wait=10,
+        max_wait=2,
         max_attempts=2,
         retry_delay=0,
         dead_letter_topic=dlq,
@@ -67,7 +67,7 @@ def test_a_failing_batch_goes_to_the_dead_letter_topic_after_n_attempts(
     assert attempts == [["ok-1", "poison", "ok-2"]] * 2
     assert counts["dead_lettered"] == 3 and counts["batches"] == 1
     dead = kafka_consume(
-        topic.model_copy(update={"topic": dlq}), unique("g"), max_records=3, max_wait=10
+        topic.model_copy(update={"topic": dlq}), unique("g"), max_records=3, max_wait=5
     )
     assert [r["value"] for r in dead] == ["ok-1", "poison", "ok-2"]
     headers = dead[1]["headers"]
@@ -168,7 +168,7 @@ def test_sigterm_finishes_the_batch_commits_and_exits(
     assert len(batches) == 2  # the batch in hand was finished, no new one was started
     assert batches[1] == json.loads(started.read_text())
     done = sorted(v for b in batches for v in b)
-    rest = kafka_consume(topic, group, max_records=30, max_wait=10)
+    rest = kafka_consume(topic, group, max_records=10, max_wait=10)  # the 10 left
     assert sorted(done + [r["value"] for r in rest]) == list(range(30))  # no gap, no repeat
 
 
@@ -186,7 +186,7 @@ def test_at_least_once_across_a_kill_9_mid_batch(
     before = _batches(tmp_path)
     assert len(before) == 2
     # a new listener takes over from the last commit
-    again = _listen(kafka_broker, topic, group, tmp_path, idle=15)
+    again = _listen(kafka_broker, topic, group, tmp_path, idle=6)
     _, err = again.communicate(timeout=120)
     assert again.returncode == 0, err[-3000:]
     values = [v for b in _batches(tmp_path) for v in b]

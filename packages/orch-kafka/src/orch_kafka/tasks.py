@@ -220,7 +220,8 @@ def kafka_consume(
 ) -> Any:
     """A batch of up to ``max_records`` records of ``topic``, or what came in ``max_wait`` s.
 
-    The consumer of ``group_id`` is cached on the connection (no group join per call).
+    The consumer of ``group_id`` is cached on the connection (no group join per call);
+    ``max_wait`` counts from when it has its partitions (a first join is not counted).
     Its offsets are committed only after the task succeeds: after ``process(records)``
     returns when given (the task then returns what ``process`` returns), else when the
     records are returned. If anything fails (decoding, ``process``, the commit), nothing
@@ -261,19 +262,31 @@ def poll_batch(
     """Up to ``max_records`` messages, polling for at most ``max_wait`` seconds (less when
     ``stop()`` turns true)."""
     batch: list[Any] = []
-    deadline = time.monotonic() + max_wait
     consume = consumer.consume
-    while len(batch) < max_records and not (stop is not None and stop()):
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            break
-        got = consume(min(max_records - len(batch), 100_000), min(remaining, 1.0))
-        for msg in got:
+
+    def take(timeout: float) -> None:
+        for msg in consume(min(max_records - len(batch), 100_000), timeout):
             err = msg.error()
             if err is None:
                 batch.append(msg)
             elif err.name() != "_PARTITION_EOF":
                 raise clients.check(_exception(err), "kafka_consume", name)
+
+    # Joining the group is not part of max_wait: the wait starts once partitions are
+    # assigned (or after the connection's timeout, for a group with nothing to assign).
+    join_deadline = time.monotonic() + clients.connection.timeout
+    while not consumer.assignment() and time.monotonic() < join_deadline:
+        if stop is not None and stop():
+            return batch
+        take(0.1)
+        if len(batch) >= max_records:
+            return batch
+    deadline = time.monotonic() + max_wait
+    while len(batch) < max_records and not (stop is not None and stop()):
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            break
+        take(min(remaining, 1.0))
     return batch
 
 
