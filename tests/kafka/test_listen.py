@@ -194,3 +194,32 @@ def test_at_least_once_across_a_kill_9_mid_batch(
     duplicates = sorted(v for v in set(values) if values.count(v) > 1)
     assert set(duplicates) <= set(killed_batch)  # re-read: only the batch that was killed
     assert _batches(tmp_path)[2] == killed_batch
+
+
+def test_the_command_names_a_bad_flow_or_topic_in_one_line(
+    kafka_broker: KafkaBroker, tmp_path: Path
+) -> None:
+    env = {**os.environ, "ORCH_HOME": str(tmp_path / "home")}
+    base = [sys.executable, "-m", "orch_kafka", "listen"]
+    out = subprocess.run(
+        [*base, "tests.kafka.listen_flows:nothing", "--topic", "t", "--bootstrap-servers", "x:1"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert out.returncode == 1
+    assert out.stderr.strip() == (
+        "error: flow 'tests.kafka.listen_flows:nothing': tests.kafka.listen_flows has no 'nothing'"
+    )
+    out = subprocess.run(
+        [*base, "tests.kafka.listen_flows:record_values", "--topic", "no-such-block"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert out.returncode == 1 and "no-such-block" in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1

@@ -8,6 +8,7 @@ which name the topic and the connection block.
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -142,14 +143,17 @@ def kafka_produce(
         failed.append(err)  # only errors are reported (delivery.report.only.error)
 
     produce = producer.produce
+    plain: dict[str, Any] = {
+        "partition": default_partition,
+        "headers": default_headers,
+        "on_delivery": on_delivery,
+    }
     sent = 0
     try:
         for record in records:
             if type(record) is KafkaRecord:
-                args = (
-                    encode("value", record.value),
-                    encode("key", record.key) if record.key is not None else default_key,
-                )
+                value = encode("value", record.value)
+                record_key = encode("key", record.key) if record.key is not None else default_key
                 kwargs: dict[str, Any] = {
                     "partition": default_partition
                     if record.partition is None
@@ -163,18 +167,17 @@ def kafka_produce(
                     kwargs["timestamp"] = record.timestamp
             else:
                 value = record if plain_value and type(record) is bytes else encode("value", record)
-                args = (value, default_key)
-                kwargs = {
-                    "partition": default_partition,
-                    "headers": default_headers,
-                    "on_delivery": on_delivery,
-                }
-            while True:
-                try:
-                    produce(name, *args, **kwargs)
-                    break
-                except BufferError:  # the local queue is full: let deliveries drain it
+                record_key, kwargs = default_key, plain
+            try:
+                produce(name, value, record_key, **kwargs)
+            except BufferError:  # the local queue is full: let deliveries drain it
+                while True:
                     producer.poll(0.05)
+                    try:
+                        produce(name, value, record_key, **kwargs)
+                        break
+                    except BufferError:
+                        continue
             sent += 1
     except (KafkaException, KafkaSerializationError) as exc:
         delivered = _finish(clients, producer, sent, failed)
@@ -293,28 +296,38 @@ def poll_batch(
 def decode(topic: KafkaTopic, messages: list[Any]) -> list[dict[str, Any]]:
     """The records of ``messages``, decoded with the topic's serializers."""
     key_of, value_of = topic.decoders()
-    records = []
-    for msg in messages:
-        try:
-            key, value = key_of(msg.key()), value_of(msg.value())
-        except ValueError as exc:  # bad UTF-8 or JSON
-            raise KafkaSerializationError(
-                f"kafka_consume: the record at partition {msg.partition()} offset "
-                f"{msg.offset()} cannot be decoded ({where(topic.connection, topic.topic)}, "
-                f"{topic.key_serializer}/{topic.value_serializer}): {exc}"
-            ) from exc
-        headers = msg.headers()
-        records.append(
-            {
-                "topic": msg.topic(),
-                "partition": msg.partition(),
-                "offset": msg.offset(),
-                "key": key,
-                "value": value,
-                "headers": dict(headers) if headers else None,
-                "timestamp": msg.timestamp()[1],
-            }
-        )
+    raw_key, raw_value = topic.key_serializer == "bytes", topic.value_serializer == "bytes"
+    records: list[dict[str, Any]] = []
+    append = records.append
+    msg = None
+    # Many small dicts: the cyclic GC would scan them again and again while they are made
+    # (none of them is part of a cycle).
+    gc_was_on = gc.isenabled()
+    gc.disable()
+    try:
+        for msg in messages:
+            headers = msg.headers()
+            append(
+                {
+                    "topic": msg.topic(),
+                    "partition": msg.partition(),
+                    "offset": msg.offset(),
+                    "key": msg.key() if raw_key else key_of(msg.key()),
+                    "value": msg.value() if raw_value else value_of(msg.value()),
+                    "headers": dict(headers) if headers else None,
+                    "timestamp": msg.timestamp()[1],
+                }
+            )
+    except ValueError as exc:  # bad UTF-8 or JSON
+        assert msg is not None
+        raise KafkaSerializationError(
+            f"kafka_consume: the record at partition {msg.partition()} offset "
+            f"{msg.offset()} cannot be decoded ({where(topic.connection, topic.topic)}, "
+            f"{topic.key_serializer}/{topic.value_serializer}): {exc}"
+        ) from exc
+    finally:
+        if gc_was_on:
+            gc.enable()
     return records
 
 
