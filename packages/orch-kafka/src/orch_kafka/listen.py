@@ -21,7 +21,7 @@ from typing import Any
 
 from orch_kafka.connector import KafkaTopic
 from orch_kafka.errors import KafkaDeliveryError, error_text, where
-from orch_kafka.tasks import commit, decode, ensure_topic, poll_batch
+from orch_kafka.tasks import commit, decode, ensure_topic, next_offsets, poll_batch
 
 __all__ = ["listen"]
 
@@ -123,7 +123,7 @@ def listen(
                         break
                     continue
                 _run_batch(topic, flow, messages, max_attempts, retry_delay, dlq, counts)
-                commit(clients, consumer, messages, topic.topic)
+                commit(clients, consumer, next_offsets(messages), topic.topic)
                 counts["batches"] += 1
                 counts["records"] += len(messages)
                 idle_since = time.monotonic()

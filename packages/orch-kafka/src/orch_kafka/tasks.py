@@ -244,10 +244,17 @@ def kafka_consume(
     consumer, lock = clients.consumer(group_id, (topic.topic,), conf)
     with lock:
         try:
-            messages = poll_batch(clients, consumer, topic.topic, max_records, max_wait)
-            records = decode(topic, messages)
+            records: list[dict[str, Any]] = []
+            ends: dict[tuple[str, int], int] = {}
+
+            def sink(chunk: list[Any]) -> None:
+                # decoded as it comes: librdkafka's messages are let go chunk by chunk
+                records.extend(decode(topic, chunk))
+                ends.update(next_offsets(chunk))
+
+            poll_batch(clients, consumer, topic.topic, max_records, max_wait, sink=sink)
             result = records if process is None else process(records)
-            commit(clients, consumer, messages, topic.topic)
+            commit(clients, consumer, ends, topic.topic)
         except BaseException:
             clients.drop_consumer(consumer)  # the next call re-reads from the last commit
             raise
@@ -261,19 +268,29 @@ def poll_batch(
     max_records: int,
     max_wait: float,
     stop: Callable[[], bool] | None = None,
+    sink: Callable[[list[Any]], None] | None = None,
 ) -> list[Any]:
     """Up to ``max_records`` messages, polling for at most ``max_wait`` seconds (less when
-    ``stop()`` turns true)."""
+    ``stop()`` turns true). With ``sink``, each polled chunk goes to it instead (so it can
+    be decoded and let go at once) and the list returned is empty."""
     batch: list[Any] = []
+    count = 0
     consume = consumer.consume
 
     def take(timeout: float) -> None:
-        for msg in consume(min(max_records - len(batch), 100_000), timeout):
-            err = msg.error()
-            if err is None:
-                batch.append(msg)
-            elif err.name() != "_PARTITION_EOF":
-                raise clients.check(_exception(err), "kafka_consume", name)
+        nonlocal count
+        got = consume(min(max_records - count, 100_000), timeout)
+        good = [msg for msg in got if msg.error() is None]
+        if len(good) < len(got):
+            for msg in got:
+                err = msg.error()
+                if err is not None and err.name() != "_PARTITION_EOF":
+                    raise clients.check(_exception(err), "kafka_consume", name)
+        count += len(good)
+        if sink is None:
+            batch.extend(good)
+        elif good:
+            sink(good)
 
     # Joining the group is not part of max_wait: the wait starts once partitions are
     # assigned (or after the connection's timeout, for a group with nothing to assign).
@@ -282,10 +299,10 @@ def poll_batch(
         if stop is not None and stop():
             return batch
         take(0.1)
-        if len(batch) >= max_records:
+        if count >= max_records:
             return batch
     deadline = time.monotonic() + max_wait
-    while len(batch) < max_records and not (stop is not None and stop()):
+    while count < max_records and not (stop is not None and stop()):
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             break
@@ -331,16 +348,23 @@ def decode(topic: KafkaTopic, messages: list[Any]) -> list[dict[str, Any]]:
     return records
 
 
-def commit(clients: KafkaClients, consumer: Any, messages: list[Any], name: str) -> None:
-    """Commit, synchronously, the offsets after each partition's last message."""
-    if not messages:
+def next_offsets(messages: list[Any]) -> dict[tuple[str, int], int]:
+    """``{(topic, partition): offset after its last message}`` of a batch."""
+    last: dict[tuple[str, int], int] = {}
+    for msg in messages:
+        last[(msg.topic(), msg.partition())] = msg.offset() + 1
+    return last
+
+
+def commit(
+    clients: KafkaClients, consumer: Any, ends: dict[tuple[str, int], int], name: str
+) -> None:
+    """Commit, synchronously, ``ends`` (from :func:`next_offsets`)."""
+    if not ends:
         return
     from confluent_kafka import KafkaException, TopicPartition
 
-    last: dict[tuple[str, int], int] = {}
-    for msg in messages:
-        last[(msg.topic(), msg.partition())] = msg.offset()
-    offsets = [TopicPartition(t, p, o + 1) for (t, p), o in last.items()]
+    offsets = [TopicPartition(t, p, o) for (t, p), o in ends.items()]
     try:
         answered = consumer.commit(offsets=offsets, asynchronous=False)
     except KafkaException as exc:
