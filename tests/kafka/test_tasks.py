@@ -234,8 +234,10 @@ def test_authentication_failure_names_no_password(tmp_path: Path) -> None:
 
 def test_close_flushes_and_closes_the_clients(topic: KafkaTopic) -> None:
     clients = topic.get_client()
-    clients.producer().produce(topic.topic, b"1")
-    kafka_consume(topic, unique("g"), max_records=1, max_wait=20)
+    kafka_consume(topic, unique("g"), max_records=1, max_wait=1)
+    clients.producer().produce(topic.topic, b'"left in the queue"')  # not flushed
     assert clients._consumers and clients._producers
-    clients.close()
+    topic.connection.close()  # the last hold: flushes the producer, closes the consumer
     assert not clients._consumers and not clients._producers
+    [record] = kafka_consume(topic, unique("g"), max_records=1, max_wait=10)
+    assert record["value"] == "left in the queue"
