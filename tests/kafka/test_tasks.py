@@ -241,3 +241,14 @@ def test_close_flushes_and_closes_the_clients(topic: KafkaTopic) -> None:
     assert not clients._consumers and not clients._producers
     [record] = kafka_consume(topic, unique("g"), max_records=1, max_wait=10)
     assert record["value"] == "left in the queue"
+
+
+def test_a_record_for_a_missing_partition_says_how_many_were_delivered(
+    topic: KafkaTopic,
+) -> None:
+    with pytest.raises(KafkaNotFoundError) as info:
+        kafka_produce(topic, [1, 2, KafkaRecord(3, partition=7), 4])
+    message = str(info.value)
+    assert "record #3; 2 earlier record(s) of 2 delivered" in message and topic.topic in message
+    values = [r["value"] for r in kafka_consume(topic, unique("g"), max_records=3, max_wait=3)]
+    assert sorted(values) == [1, 2]  # the records before it went, none after it
