@@ -16,6 +16,8 @@ BLOCK_TYPES: dict[str, str] = {
     "aws-secret": "orch-aws",
     "database-credentials": "orch-sqlalchemy",
     "email-server": "orch-notify",
+    "kafka-connection": "orch-kafka",
+    "kafka-topic": "orch-kafka",
     "pagerduty": "orch-notify",
     "s3-bucket": "orch-aws",
     "slack-channel": "orch-slack",
