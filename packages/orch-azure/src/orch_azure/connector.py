@@ -17,7 +17,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
 
 from orch import Block
-from orch.integration import MissingDependencyError, ObjectStore, SecretStore, remember_secret
+from orch.integration import (
+    MissingDependencyError,
+    ObjectStore,
+    SecretStore,
+    redact,
+    remember_secret,
+)
 from pydantic import Field, field_validator
 
 from orch_azure.credentials import TOKEN_METHODS, AzureCredentials
@@ -105,9 +111,19 @@ class AzureClients:
             data = _reveal(creds.client_certificate)
             assert data is not None
             options["certificate_data"] = data.encode()
+            where = "client_certificate"
         else:
             options["certificate_path"] = creds.client_certificate_path
-        return identity.CertificateCredential(tenant, client, **options)
+            where = f"client_certificate_path {creds.client_certificate_path}"
+        try:
+            return identity.CertificateCredential(tenant, client, **options)
+        except (ValueError, OSError) as exc:
+            # Never the PEM text or its password: the SDK's own sentence, or the file error.
+            reason = exc.strerror if isinstance(exc, OSError) else str(exc).splitlines()[0]
+            raise AzureAuthError(
+                f"cannot load the certificate of {_label(creds)} ({where}): "
+                f"{redact(str(reason))[:200]}"
+            ) from exc
 
     def blob_service(self) -> Any:
         """The account's ``BlobServiceClient`` (thread-safe; made once)."""

@@ -79,7 +79,7 @@ def where(block: Any, obj: str | None = None) -> str:
 
 
 def _code(exc: BaseException) -> str | None:
-    code = getattr(exc, "error_code", None)
+    code = getattr(exc, "error_code", None) or getattr(getattr(exc, "error", None), "code", None)
     if code:
         return str(getattr(code, "value", code))  # the SDK's StorageErrorCode enum
     response = getattr(exc, "response", None)
@@ -95,7 +95,12 @@ def _status(exc: BaseException) -> int | None:
 
 def _reason(exc: BaseException) -> str:
     """The first line of the service's text (Azure appends RequestId, Time and the XML)."""
-    text = getattr(exc, "reason", None) or getattr(exc, "message", None) or str(exc)
+    text = (
+        getattr(getattr(exc, "error", None), "message", None)
+        or getattr(exc, "message", None)
+        or getattr(exc, "reason", None)
+        or str(exc)
+    )
     first = str(text).strip().splitlines()[0] if str(text).strip() else type(exc).__name__
     return redact(first)[:300]
 
