@@ -241,7 +241,7 @@ def test_listing_a_missing_container_fails_the_task(creds: AzureCredentials) -> 
 
 
 def test_copy_within_and_across_containers(
-    container: AzureBlobContainer, creds: AzureCredentials
+    container: AzureBlobContainer, creds: AzureCredentials, conn_creds: AzureCredentials
 ) -> None:
     blob_upload(container, b"payload", "src.bin")
     assert blob_copy(container, "src.bin", "copy.bin") == "copy.bin"
@@ -250,6 +250,12 @@ def test_copy_within_and_across_containers(
     _raw(other).create_container()
     blob_copy(container, "src.bin", "x/copied.bin", dest_container=other)
     assert blob_download(other, "x/copied.bin") == b"payload"
+    # Other credentials for the destination: the source is read through a short read SAS.
+    via_conn = AzureBlobContainer(
+        container_name=other.container_name, credentials=conn_creds, folder="in"
+    )
+    blob_copy(container, "src.bin", "sas.bin", dest_container=via_conn)
+    assert blob_download(via_conn, "sas.bin") == b"payload"
     with pytest.raises(AzureNotFoundError, match="no such blob") as caught:
         blob_copy(container, "absent.bin", "y.bin")
     assert "data/absent.bin" in str(caught.value)

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 from orch.integration import AuthError, NotFoundError, SecretStore
 from orch_azure import (
@@ -92,12 +94,17 @@ def test_missing_secret_and_version(vault: AzureKeyVault) -> None:
         keyvault_delete(vault, "never-written")
 
 
-def test_one_token_for_many_calls(vault: AzureKeyVault, azure_keyvault: FakeKeyVault) -> None:
+def test_one_token_for_many_calls_and_quiet_http_logs(
+    vault: AzureKeyVault, azure_keyvault: FakeKeyVault, caplog: pytest.LogCaptureFixture
+) -> None:
     secret = name()
     keyvault_write(vault, secret, "v")
     tokens = len(azure_keyvault.tokens)
-    for _ in range(5):
-        keyvault_read(vault, secret)
+    with caplog.at_level(logging.INFO):
+        for _ in range(5):
+            keyvault_read(vault, secret)
+    noisy = [r for r in caplog.records if r.name.startswith("azure.core") and r.levelno >= 20]
+    assert noisy == []
     assert len(azure_keyvault.tokens) == tokens  # the cached credential's token is reused
     assert vault.get_client() is vault.get_client()
 
