@@ -123,7 +123,9 @@ def resolve_azure_kv(ref: SecretRef) -> Resolved:
     try:
         _resolving.ref = ref
         try:
-            vault.credentials.get_client()
+            # The token credential reads the block's secrets: a reference among them that
+            # leads back here (through another resolver) is a loop, refused above.
+            vault.credentials.get_client().token_credential()
         finally:
             _resolving.ref = None
         return read_kv(vault, name, version, "azure-kv://")
