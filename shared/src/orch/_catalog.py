@@ -7,6 +7,7 @@ do not edit (scripts/test and scripts/build rewrite it, a test checks it is curr
 # secret reference scheme → distribution
 SCHEMES: dict[str, str] = {
     "aws-sm": "orch-aws",
+    "azure-kv": "orch-azure",
     "vault": "orch-vault",
 }
 
@@ -14,6 +15,9 @@ SCHEMES: dict[str, str] = {
 BLOCK_TYPES: dict[str, str] = {
     "aws-credentials": "orch-aws",
     "aws-secret": "orch-aws",
+    "azure-blob-container": "orch-azure",
+    "azure-credentials": "orch-azure",
+    "azure-key-vault": "orch-azure",
     "database-credentials": "orch-sqlalchemy",
     "email-server": "orch-notify",
     "kafka-connection": "orch-kafka",
