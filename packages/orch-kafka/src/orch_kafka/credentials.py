@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Literal, Self
 
 from orch import SecretStr
-from orch.integration import Connector
+from orch.integration import Connector, did_you_mean
 from pydantic import Field, field_validator, model_validator
 
 from orch_kafka._settings import LIBRDKAFKA_SETTINGS
@@ -162,10 +162,7 @@ class KafkaConnection(Connector["KafkaClients"]):
             elif key in RESERVED_SETTINGS:
                 problems.append(f"{key!r} is not a connection setting: {RESERVED_SETTINGS[key]}")
             elif key not in LIBRDKAFKA_SETTINGS:
-                import difflib
-
-                close = difflib.get_close_matches(key, LIBRDKAFKA_SETTINGS, n=1)
-                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                hint = did_you_mean(key, LIBRDKAFKA_SETTINGS)
                 problems.append(f"{key!r} is not a librdkafka setting{hint}")
             elif any(word in key for word in _SECRET_WORDS):
                 problems.append(f"{key!r} holds a secret: it has no place in plain settings")

@@ -14,7 +14,7 @@ public name that stays stable (``docs/contributing.md``, "Writing an integration
   ``ServiceTimeoutError``, ``MissingDependencyError``), the core's
   ``OrchError``, ``BlockError``, ``BlockValidationError``,
   ``BlockNotFoundError``, ``SecretReferenceError``; the helpers
-  ``block_label`` and ``first_line`` for messages, ``redact`` and
+  ``block_label``, ``first_line`` and ``did_you_mean`` for messages, ``redact`` and
   ``remember_secret`` so that no secret reaches one;
 - role interfaces: ``ObjectStore``, ``SqlDatabase``, ``SecretStore``,
   ``Notifier``;
@@ -50,6 +50,7 @@ from orch.errors import SecretReferenceError as SecretReferenceError
 from orch.errors import ServiceError as ServiceError
 from orch.errors import ServiceTimeoutError as ServiceTimeoutError
 from orch.errors import TransferError as TransferError
+from orch.errors import did_you_mean as did_you_mean
 from orch.lazy import lazy_exports as lazy_exports
 
 # Not `from typing import TYPE_CHECKING`: importing typing costs several ms at start-up.
@@ -147,6 +148,7 @@ __all__ = [
     "block_fingerprint",
     "block_label",
     "check_template",
+    "did_you_mean",
     "first_line",
     "format_amount",
     "lazy_exports",
