@@ -7,6 +7,7 @@ do not edit (scripts/test and scripts/build rewrite it, a test checks it is curr
 # secret reference scheme → distribution
 SCHEMES: dict[str, str] = {
     "aws-sm": "orch-aws",
+    "gcp-sm": "orch-gcp",
     "vault": "orch-vault",
 }
 
@@ -14,7 +15,11 @@ SCHEMES: dict[str, str] = {
 BLOCK_TYPES: dict[str, str] = {
     "aws-credentials": "orch-aws",
     "aws-secret": "orch-aws",
+    "bigquery-warehouse": "orch-gcp",
     "database-credentials": "orch-sqlalchemy",
+    "gcp-credentials": "orch-gcp",
+    "gcp-secret": "orch-gcp",
+    "gcs-bucket": "orch-gcp",
     "s3-bucket": "orch-aws",
     "snowflake-connector": "orch-snowflake",
     "snowflake-credentials": "orch-snowflake",
