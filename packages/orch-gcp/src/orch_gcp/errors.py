@@ -90,7 +90,7 @@ def gcp_errors(*more: type[BaseException]) -> tuple[type[BaseException], ...]:
 
 
 _QUOTA_REASONS = ("quotaExceeded", "rateLimitExceeded", "bytesBilledLimitExceeded")
-_POSITION = re.compile(r"\[(\d+):(\d+)\]")
+_POSITION = re.compile(r"\[(\d+):(\d+)\]|Line (\d+), Col: (\d+)")
 _REQUEST = re.compile(r"^(?:\d{3} )?(?:GET|POST|PUT|PATCH|DELETE) \S+: ")
 
 
@@ -114,6 +114,10 @@ def gcp_error(
 
     if isinstance(exc, GcpError):
         return exc
+    if isinstance(exc, api.RetryError) and isinstance(exc.cause, BaseException):
+        # Retried until the deadline: the last error says what went wrong.
+        last = gcp_error(exc.cause, action=action, block=block, what=what, statement=statement)
+        return type(last)(f"{last} (retried until the deadline)", code=last.code)
     place = block_label(block)
     credentials = getattr(block, "credentials", None)
     if getattr(credentials, "block_document_name", None):
@@ -148,7 +152,9 @@ def gcp_error(
     if isinstance(exc, api.Unauthorized | api.Forbidden):
         return GcpAuthError(f"{action}: permission denied on {target}: {text}", code=code)
     if isinstance(exc, api.NotFound):
-        return GcpNotFoundError(f"{action}: {what or 'it'} does not exist ({place})", code=code)
+        if what is None:  # a query: the server names the missing table or dataset
+            return GcpNotFoundError(f"{action}: {text} ({place})", code=code)
+        return GcpNotFoundError(f"{action}: {what} does not exist ({place})", code=code)
     if isinstance(exc, api.Conflict):
         return GcpAlreadyExistsError(
             f"{action}: {what or 'it'} already exists ({place})", code=code
@@ -157,7 +163,10 @@ def gcp_error(
         from orch.integration import first_line
 
         where = _POSITION.search(text)
-        at = f" at line {where.group(1)}, column {where.group(2)}" if where else ""
+        at = ""
+        if where:
+            line, column = where.group(1) or where.group(3), where.group(2) or where.group(4)
+            at = f" at line {line}, column {column}"
         return BigQueryQueryError(
             f"{action}: query refused{at} ({place}): {text} [{first_line(statement)}]",
             code=code,
@@ -185,6 +194,10 @@ def _reasons(exc: BaseException) -> list[str]:
 
 
 def _server_text(exc: BaseException) -> str:
+    errors = getattr(exc, "errors", None) or ()
+    first = errors[0] if errors and isinstance(errors[0], dict) else {}
+    if first.get("message"):
+        return _REQUEST.sub("", str(first["message"]).split("\n", 1)[0].strip())
     message = getattr(exc, "message", None)
     text = str(message) if message else str(exc)
     # Google's messages may end in the request URL and a long JSON body: keep the reason.

@@ -551,10 +551,15 @@ def bigquery_load_gcs(
 
 @task
 def bigquery_insert_rows(
-    warehouse: BigQueryWarehouse, table: str, rows: Sequence[Mapping[str, Any]]
+    warehouse: BigQueryWarehouse,
+    table: str,
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    timeout: float = 60.0,
 ) -> list[dict[str, Any]]:
     """Stream ``rows`` into ``table``; returns the rows BigQuery refused, one dict each
-    (``index`` of the row, ``errors``): an empty list when every row went in.
+    (``index`` of the row, ``errors``): an empty list when every row went in. Retries of
+    a failing request stop after ``timeout`` seconds.
 
     Example:
         from orch_gcp import BigQueryWarehouse, bigquery_insert_rows
@@ -564,7 +569,9 @@ def bigquery_insert_rows(
     client = _client(warehouse, "bigquery_insert_rows")
     ref = warehouse.table_ref(table)
     try:
-        errors = client.insert_rows_json(ref, [dict(r) for r in rows])
+        errors = client.insert_rows_json(
+            ref, [dict(r) for r in rows], retry=_bq().DEFAULT_RETRY.with_deadline(timeout)
+        )
     except gcp_errors() as exc:
         raise gcp_error(exc, action="bigquery_insert_rows", block=warehouse, what=ref) from exc
     return [{"index": e.get("index"), "errors": e.get("errors", [])} for e in errors]
@@ -591,7 +598,8 @@ def bigquery_create_dataset(
     client = _client(warehouse, "bigquery_create_dataset")
     ref = warehouse.dataset_ref(dataset)
     spec = bq.Dataset(ref)
-    spec.location = location or warehouse.location
+    if location or warehouse.location:
+        spec.location = location or warehouse.location
     if labels:
         spec.labels = dict(labels)
     try:
