@@ -206,9 +206,12 @@ def iter_rows(
 def _dicts(
     rows: Any, warehouse: BigQueryWarehouse, action: str, query: str
 ) -> Iterator[dict[str, Any]]:
+    names: list[str] | None = None
     try:
         for row in rows:
-            yield dict(row.items())
+            if names is None:
+                names = list(row.keys())
+            yield dict(zip(names, row.values(), strict=True))
     except gcp_errors() as exc:
         raise gcp_error(exc, action=action, block=warehouse, statement=query) from exc
 
