@@ -182,3 +182,18 @@ def test_no_dataset_is_a_clear_error(bigquery_server: str) -> None:
     creds = GcpCredentials(anonymous=True, project=PROJECT, endpoints={"bigquery": bigquery_server})
     with pytest.raises(ValueError, match="no dataset"):
         bigquery_create_table.fn(BigQueryWarehouse(credentials=creds), "t", {"id": "INT64"})
+
+
+def test_load_gcs_wants_gs_uris(warehouse: BigQueryWarehouse) -> None:
+    from orch_gcp import bigquery_load_gcs
+
+    with pytest.raises(ValueError, match="gs://BUCKET/PATH"):
+        bigquery_load_gcs.fn(warehouse, ["s3://elsewhere/x.parquet"], "t")
+
+
+def test_a_missing_extra_names_what_to_install() -> None:
+    from orch.integration import MissingDependencyError
+    from orch_gcp._deps import need
+
+    with pytest.raises(MissingDependencyError, match=r"pip install 'orch-gcp\[pandas\]'"):
+        need("no_such_module_here", "pandas")

@@ -87,3 +87,16 @@ def test_a_pickled_loaded_block_holds_no_key_bytes(private_key_pem: str) -> None
     assert body.encode() not in data
     assert PRIVATE_KEY_ID.encode() not in data
     assert pickle.loads(data) == loaded
+
+
+def test_importing_the_package_loads_no_google_library() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, orch_gcp, orch_gcp.tasks; "
+        "loaded = sorted(m for m in sys.modules if m.startswith(('google', 'pydantic'))); "
+        "print(loaded)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
