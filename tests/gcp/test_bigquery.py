@@ -178,6 +178,14 @@ def test_a_failing_insert_is_bounded_by_its_timeout(
         bigquery_insert_rows.fn(warehouse, "people", [{"id": "not a number"}], timeout=2)
 
 
+def test_creating_a_table_in_a_missing_dataset_ends(warehouse: BigQueryWarehouse) -> None:
+    # BigQuery answers 404; bqemulator answers 500, which the SDK retries for 10 minutes:
+    # the task's timeout ends that with the server's reason and the table's name.
+    elsewhere = warehouse.model_copy(update={"default_dataset": "no_such_dataset"})
+    with pytest.raises(GcpError, match=r"no_such_dataset\.t.*retried until the deadline"):
+        bigquery_create_table.fn(elsewhere, "t", {"id": "INT64"}, timeout=2)
+
+
 def test_no_dataset_is_a_clear_error(bigquery_server: str) -> None:
     creds = GcpCredentials(anonymous=True, project=PROJECT, endpoints={"bigquery": bigquery_server})
     with pytest.raises(ValueError, match="no dataset"):

@@ -52,6 +52,11 @@ def _bq() -> Any:
     return need("google.cloud.bigquery", "bigquery")
 
 
+def _retry(deadline: float) -> Any:
+    """BigQuery's default retry, ending after ``deadline`` seconds (its own: 600 s)."""
+    return _bq().DEFAULT_RETRY.with_deadline(deadline)
+
+
 def _client(warehouse: BigQueryWarehouse, action: str) -> Any:
     try:
         return warehouse.get_client()
@@ -572,9 +577,7 @@ def bigquery_insert_rows(
     client = _client(warehouse, "bigquery_insert_rows")
     ref = warehouse.table_ref(table)
     try:
-        errors = client.insert_rows_json(
-            ref, [dict(r) for r in rows], retry=_bq().DEFAULT_RETRY.with_deadline(timeout)
-        )
+        errors = client.insert_rows_json(ref, [dict(r) for r in rows], retry=_retry(timeout))
     except gcp_errors() as exc:
         raise gcp_error(exc, action="bigquery_insert_rows", block=warehouse, what=ref) from exc
     return [{"index": e.get("index"), "errors": e.get("errors", [])} for e in errors]
@@ -588,9 +591,11 @@ def bigquery_create_dataset(
     location: str | None = None,
     exists_ok: bool = True,
     labels: Mapping[str, str] | None = None,
+    timeout: float = 60.0,
 ) -> str:
     """Create ``dataset`` (default: the block's ``default_dataset``); returns
-    ``PROJECT.DATASET``. An existing one is fine unless ``exists_ok=False``.
+    ``PROJECT.DATASET``. An existing one is fine unless ``exists_ok=False``. Retries of a
+    failing request stop after ``timeout`` seconds.
 
     Example:
         from orch_gcp import BigQueryWarehouse, bigquery_create_dataset
@@ -606,7 +611,7 @@ def bigquery_create_dataset(
     if labels:
         spec.labels = dict(labels)
     try:
-        client.create_dataset(spec, exists_ok=exists_ok)
+        client.create_dataset(spec, exists_ok=exists_ok, retry=_retry(timeout))
     except gcp_errors() as exc:
         raise gcp_error(exc, action="bigquery_create_dataset", block=warehouse, what=ref) from exc
     return str(ref)
@@ -621,9 +626,11 @@ def bigquery_create_table(
     exists_ok: bool = True,
     partition_by: str | None = None,
     clustering: Sequence[str] | None = None,
+    timeout: float = 60.0,
 ) -> str:
     """Create ``table`` with ``schema`` (``{"id": "INT64", "name": "STRING"}``); returns
-    ``PROJECT.DATASET.TABLE``. ``partition_by`` a DATE/TIMESTAMP column (by day).
+    ``PROJECT.DATASET.TABLE``. ``partition_by`` a DATE/TIMESTAMP column (by day). Retries
+    of a failing request stop after ``timeout`` seconds.
 
     Example:
         from orch_gcp import BigQueryWarehouse, bigquery_create_table
@@ -639,7 +646,7 @@ def bigquery_create_table(
     if clustering:
         spec.clustering_fields = list(clustering)
     try:
-        client.create_table(spec, exists_ok=exists_ok)
+        client.create_table(spec, exists_ok=exists_ok, retry=_retry(timeout))
     except gcp_errors() as exc:
         raise gcp_error(exc, action="bigquery_create_table", block=warehouse, what=ref) from exc
     return str(ref)
