@@ -8,6 +8,7 @@ do not edit (scripts/test and scripts/build rewrite it, a test checks it is curr
 SCHEMES: dict[str, str] = {
     "aws-sm": "orch-aws",
     "azure-kv": "orch-azure",
+    "gcp-sm": "orch-gcp",
     "vault": "orch-vault",
 }
 
@@ -18,8 +19,12 @@ BLOCK_TYPES: dict[str, str] = {
     "azure-blob-container": "orch-azure",
     "azure-credentials": "orch-azure",
     "azure-key-vault": "orch-azure",
+    "bigquery-warehouse": "orch-gcp",
     "database-credentials": "orch-sqlalchemy",
     "email-server": "orch-notify",
+    "gcp-credentials": "orch-gcp",
+    "gcp-secret": "orch-gcp",
+    "gcs-bucket": "orch-gcp",
     "kafka-connection": "orch-kafka",
     "kafka-topic": "orch-kafka",
     "pagerduty": "orch-notify",
