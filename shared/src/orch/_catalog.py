@@ -15,6 +15,7 @@ BLOCK_TYPES: dict[str, str] = {
     "aws-credentials": "orch-aws",
     "aws-secret": "orch-aws",
     "database-credentials": "orch-sqlalchemy",
+    "mlflow-tracking-server": "orch-mlflow",
     "s3-bucket": "orch-aws",
     "snowflake-connector": "orch-snowflake",
     "snowflake-credentials": "orch-snowflake",
