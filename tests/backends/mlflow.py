@@ -156,6 +156,8 @@ class AuthProxy:
     url: str
     refused: int = 0
     passed: int = 0
+    throttle: int = 0  # answer this many next requests with 429 (Retry-After: 1)
+    throttled: int = 0
 
 
 @pytest.fixture(scope="session")
@@ -177,6 +179,14 @@ def mlflow_auth_proxy(mlflow_server: MlflowServer) -> Iterator[AuthProxy]:
             if self.path != "/health" and not _authorized(self.headers.get("Authorization")):
                 proxy.refused += 1
                 self.send_response(401)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            if proxy.throttle > 0:
+                proxy.throttle -= 1
+                proxy.throttled += 1
+                self.send_response(429)
+                self.send_header("Retry-After", "1")
                 self.send_header("Content-Length", "0")
                 self.end_headers()
                 return

@@ -5,6 +5,7 @@ front of the real server; they never enter os.environ nor a message."""
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -55,3 +56,17 @@ def test_a_wrong_token_is_an_auth_error_without_the_token(mlflow_auth_proxy: Aut
             pass
     assert "wrong-Token-42" not in str(info.value)
     assert info.value.__cause__ is not None
+
+
+def test_429_answers_are_retried_with_backoff(mlflow_auth_proxy: AuthProxy) -> None:
+    server = MlflowTrackingServer(
+        tracking_uri=mlflow_auth_proxy.url, token=AUTH_TOKEN, experiment_name=unique("rl")
+    )
+    with mlflow_run(server) as run:
+        before = mlflow_auth_proxy.throttled
+        mlflow_auth_proxy.throttle = 2
+        started = time.monotonic()
+        assert mlflow_log_metrics(server, run, {"m": 1.0}) == 1
+        assert mlflow_auth_proxy.throttled - before == 2
+        assert time.monotonic() - started >= 1.5  # it waited as told (Retry-After: 1)
+    assert server.get_client().client.get_run(run.run_id).data.metrics == {"m": 1.0}
