@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-from orch import ProcessPoolTaskRunner, flow, get_run_context, task
+from orch import ProcessPoolTaskRunner, flow, get_run_context, history, task
 from orch_mlflow import (
     MlflowConnectionError,
     MlflowInputError,
@@ -37,7 +37,9 @@ def _run(server: MlflowTrackingServer, run_id: str):  # type: ignore[no-untyped-
     return server.get_client().client.get_run(run_id)
 
 
-def test_flow_run_opens_one_tagged_run_and_ends_it(server: MlflowTrackingServer) -> None:
+def test_flow_run_opens_one_tagged_run_and_ends_it(
+    server: MlflowTrackingServer, capsys: pytest.CaptureFixture[str]
+) -> None:
     seen: dict[str, str] = {}
 
     @flow(flow_run_name="nightly-train")
@@ -54,6 +56,11 @@ def test_flow_run_opens_one_tagged_run_and_ends_it(server: MlflowTrackingServer)
     assert got.data.tags["orch.flow_run_id"] == seen["flow_run_id"]
     assert got.data.tags["team"] == "ml"  # the block's default tags
     assert got.data.tags["stage"] == "dev"
+    # What `orch runs logs` shows: the MLflow run's id and URL (MLflow's own stdout print
+    # of the URL is silenced).
+    lines = [r["message"] for r in history.get_logs(seen["flow_run_id"])]
+    assert f"MLflow run {run_id}: {server.tracking_uri}/#/experiments/" in "\n".join(lines)
+    assert "View run" not in capsys.readouterr().out
 
 
 def test_a_failing_flow_marks_its_run_failed(server: MlflowTrackingServer) -> None:

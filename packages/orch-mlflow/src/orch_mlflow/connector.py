@@ -177,6 +177,9 @@ class MlflowSession:
             def store(self) -> Any:
                 return self._orch_store
 
+            def _log_url(self, run_id: str) -> None:
+                """MLflow prints the run's URL to stdout; the run log has it instead."""
+
         class _Registry(ModelRegistryClient):
             def __init__(self) -> None:
                 self.registry_uri = registry_uri

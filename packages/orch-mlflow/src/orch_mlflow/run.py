@@ -102,7 +102,8 @@ def _open_run(
     )
     run = MlflowRun(server, created.info.run_id, experiment_id, created.info.artifact_uri)
     kind = "child run" if parent_run_id else "run"
-    run_logger_or(_log).info("MLflow %s %s (experiment %s)", kind, run.run_id, experiment_id)
+    url = f"{server.tracking_uri}/#/experiments/{experiment_id}/runs/{run.run_id}"
+    run_logger_or(_log).info("MLflow %s %s: %s", kind, run.run_id, url)
     status = "FAILED"
     try:
         yield run
