@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 from orch.integration import OrchError, run_logger_or
 
 from orch_mlflow.connector import MlflowTrackingServer
+from orch_mlflow.errors import MlflowError
 
 __all__ = ["MlflowRun", "mlflow_child_run", "mlflow_run"]
 
@@ -112,11 +113,19 @@ def _open_run(
         status = "FAILED" if isinstance(exc, Exception) else "KILLED"
         raise
     finally:
-        server.call(
-            "end run",
-            lambda c: c.set_terminated(run.run_id, status=status),
-            f"run {run.run_id}",
-        )
+        try:
+            server.call(
+                "end run",
+                lambda c: c.set_terminated(run.run_id, status=status),
+                f"run {run.run_id}",
+            )
+        except MlflowError as exc:
+            if status == "FINISHED":
+                raise
+            # The body's own error is the one to see: this one is only logged.
+            run_logger_or(_log).warning(
+                "could not mark MLflow run %s %s: %s", run.run_id, status, exc
+            )
 
 
 class _RunScope:
