@@ -18,6 +18,10 @@ public name that stays stable (``docs/contributing.md``, "Writing an integration
   :func:`remember_secret` so that no secret reaches one;
 - role interfaces: :class:`ObjectStore`, :class:`SqlDatabase`, :class:`SecretStore`,
   :class:`Notifier`;
+- a task runner that runs calls in other processes or machines (``orch-dask``):
+  :class:`TaskRunner` to subclass, :func:`prepare_remote` (wait for upstream runs, check
+  pickling, what to send), :func:`run_remote` (in the worker), :func:`finish_remote` (the
+  state, and the run history the worker sent back), :func:`waits_for_upstream`;
 - the rest of a package's plumbing: :func:`lazy_exports` (its ``__init__``),
   :func:`run_logger_or` (log lines that reach the run history), :class:`Resolved`,
   :func:`secret_cache_ttl` and :func:`resolver_credentials` (a secret resolver).
@@ -56,6 +60,11 @@ if TYPE_CHECKING:
 
     from orch.blocks.base import Block
     from orch.engine.run_logging import run_logger_or as run_logger_or
+    from orch.engine.task_engine import finish_remote as finish_remote
+    from orch.engine.task_engine import prepare_remote as prepare_remote
+    from orch.engine.task_engine import run_remote as run_remote
+    from orch.engine.task_engine import waits_for_upstream as waits_for_upstream
+    from orch.engine.task_runners import TaskRunner as TaskRunner
     from orch.secrets.references import SecretRef
 
     B = TypeVar("B", bound=Block)
@@ -95,6 +104,11 @@ _LAZY = {
     "Severity": ("orch.integration.roles", "Severity"),
     "SqlDatabase": ("orch.integration.roles", "SqlDatabase"),
     "run_logger_or": ("orch.engine.run_logging", "run_logger_or"),
+    "TaskRunner": ("orch.engine.task_runners", "TaskRunner"),
+    "finish_remote": ("orch.engine.task_engine", "finish_remote"),
+    "prepare_remote": ("orch.engine.task_engine", "prepare_remote"),
+    "run_remote": ("orch.engine.task_engine", "run_remote"),
+    "waits_for_upstream": ("orch.engine.task_engine", "waits_for_upstream"),
 }
 
 __all__ = [
@@ -122,17 +136,22 @@ __all__ = [
     "ServiceTimeoutError",
     "Severity",
     "SqlDatabase",
+    "TaskRunner",
     "TransferError",
     "block_fingerprint",
     "block_label",
+    "finish_remote",
     "first_line",
     "format_amount",
     "lazy_exports",
+    "prepare_remote",
     "redact",
     "remember_secret",
     "resolver_credentials",
     "run_logger_or",
+    "run_remote",
     "secret_cache_ttl",
+    "waits_for_upstream",
 ]
 
 
