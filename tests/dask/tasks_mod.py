@@ -115,3 +115,9 @@ async def async_double(x: int) -> int:
 @task(task_run_name="sq-{x}")
 def named_square(x: int) -> int:
     return x * x
+
+
+@task
+def block_secret_length(block: Any) -> int:
+    """The length of a saved block's secret, loaded on the worker."""
+    return len(block.value.get_secret_value())

@@ -68,10 +68,14 @@ def _apply_settings(settings: dict[str, str]) -> None:
             environ[key] = value
 
 
-def _on_worker(payload: tuple[Any, ...], settings: dict[str, str]) -> tuple[Any, ...]:
-    """What a Dask worker runs: the driver's settings, then the task engine."""
+def _on_worker(blob: bytes, settings: dict[str, str]) -> tuple[Any, ...]:
+    """What a Dask worker runs: the driver's settings, then the call (unpickled only now,
+    so that a saved block among the arguments loads from the driver's store, and a task
+    whose module is missing here is this run's error), then the task engine."""
+    from distributed.protocol.pickle import loads
+
     _apply_settings(settings)
-    return run_remote(*payload)
+    return run_remote(*loads(blob))
 
 
 class DaskTaskRunner(TaskRunner):
@@ -231,7 +235,9 @@ class DaskTaskRunner(TaskRunner):
             return
         # Queued for the sender thread, which submits what accumulated as one graph (a
         # .map of 10,000 calls is a few messages to the scheduler, not 10,000).
-        self._outbox.put((f"{task.name}-{task_run.id}", payload, out, task, task_run))
+        assert self._dumps is not None
+        blob = self._dumps(payload)
+        self._outbox.put((f"{task.name}-{task_run.id}", blob, out, task, task_run))
         if self._sender is None:
             with self._lock:
                 if self._sender is None:
