@@ -75,7 +75,7 @@ def _on_worker(blob: bytes, settings: dict[str, str]) -> tuple[Any, ...]:
     from distributed.protocol.pickle import loads
 
     _apply_settings(settings)
-    return run_remote(*loads(blob))
+    return run_remote(*loads(blob))  # type: ignore[no-untyped-call]
 
 
 class DaskTaskRunner(TaskRunner):
