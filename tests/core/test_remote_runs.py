@@ -95,3 +95,23 @@ def test_process_pool_honours_wait_for_run_names_and_async_tasks(tmp_path: Path)
     shown = history.get_flow_run(run_id)
     assert shown is not None
     assert "cube-2" in {t["name"] for t in shown["task_runs"]}
+
+
+def test_a_list_of_futures_and_a_map_as_arguments_are_resolved() -> None:
+    from orch import task
+
+    @task
+    def one(x: int) -> int:
+        return x
+
+    @task
+    def total(values: list[int], extra: dict[str, int]) -> int:
+        return sum(values) + sum(extra.values())
+
+    @flow
+    def f() -> tuple[int, int]:
+        listed = total.submit([one.submit(1), one.submit(2)], {"a": one.submit(3)})
+        mapped = total.submit(one.map([4, 5]), extra={"b": one.submit(6)})
+        return listed.result(), mapped.result()
+
+    assert f() == (6, 15)

@@ -121,3 +121,8 @@ def named_square(x: int) -> int:
 def block_secret_length(block: Any) -> int:
     """The length of a saved block's secret, loaded on the worker."""
     return len(block.value.get_secret_value())
+
+
+@task
+def total(values: list[int]) -> int:
+    return sum(values)

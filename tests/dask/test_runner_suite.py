@@ -141,3 +141,11 @@ def test_task_run_names_reach_the_history(runner: TaskRunner) -> None:
 
     (run,) = _task_runs(f())
     assert run["name"] == "sq-5"
+
+
+def test_the_futures_of_a_map_as_one_argument(runner: TaskRunner) -> None:
+    @flow(task_runner=runner)
+    def f() -> int:
+        return t.total.submit(t.square.map([1, 2, 3])).result()
+
+    assert f() == 14

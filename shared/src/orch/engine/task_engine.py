@@ -63,8 +63,10 @@ def _prepare(
             for upstream in wait_for:
                 upstream.result()
         if has_futures(run.args, run.kwargs):
-            run.args = resolve_futures(run.args)
-            run.kwargs = resolve_futures(run.kwargs)
+            # Each argument: a future, or a list/tuple/set/dict of them (has_futures looks
+            # that deep too).
+            run.args = tuple(map(resolve_futures, run.args))
+            run.kwargs = {k: resolve_futures(v) for k, v in run.kwargs.items()}
         if task.task_run_name is not None:
             run._name = render_run_name(
                 task.task_run_name, run.parameters, f"task {task.name!r}", "task_run_name"
