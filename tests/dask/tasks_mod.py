@@ -126,3 +126,8 @@ def block_secret_length(block: Any) -> int:
 @task
 def total(values: list[int]) -> int:
     return sum(values)
+
+
+@task
+def dies(x: int) -> int:
+    os._exit(3)  # the worker process dies mid-run, as if killed

@@ -265,3 +265,31 @@ def test_twenty_flow_runs_leave_the_scheduler_flat(dask_cluster: DaskCluster) ->
             rss.append(memory)
     growth = rss[-1] - rss[4]
     assert growth < 25 * 2**20, f"scheduler memory grew {growth / 2**20:.1f} MiB: {rss}"
+
+
+def test_a_worker_that_dies_leaves_its_run_crashed() -> None:
+    import dask
+    from orch_dask import DaskWorkerLostError
+
+    # A cluster of this test's own: the dying task must not take the session's workers.
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+        runner = DaskTaskRunner(
+            cluster_kwargs={
+                "n_workers": 1,
+                "threads_per_worker": 1,
+                "processes": True,
+                "dashboard_address": ":0",
+            }
+        )
+
+        @flow(task_runner=runner)
+        def f() -> tuple[str, str]:
+            future = t.dies.submit(1)
+            with pytest.raises(DaskWorkerLostError, match=r"task run 'dies-\w+'.*died"):
+                future.result()
+            return future.state.name, get_run_context().flow_run.id
+
+        state, run_id = f()
+    assert state == "Crashed"
+    (run,) = _flow_run(run_id)["task_runs"]
+    assert run["state"] == "Crashed"
