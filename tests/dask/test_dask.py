@@ -87,6 +87,9 @@ def test_workers_get_the_drivers_orch_settings_but_not_the_key(
 
     # The workers were started with no ORCH_* setting at all (tests/backends/dask.py).
     assert f() == ["from-the-driver", str(orch_home), None]
+    # The next flow run's driver has no such setting: the workers drop it.
+    monkeypatch.delenv("ORCH_TEST_MARKER")
+    assert f() == [None, str(orch_home), None]
 
 
 def test_secrets_revealed_on_the_driver_are_masked_in_worker_logs_and_errors(

@@ -60,10 +60,21 @@ def driver_settings() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k.startswith("ORCH_") and k not in _NOT_SENT}
 
 
+_worker_own: dict[str, str] | None = None
+
+
 def _apply_settings(settings: dict[str, str]) -> None:
-    """On a worker: the driver's ``ORCH_*`` settings, for the call about to run."""
+    """On a worker: the ``ORCH_*`` settings for the call about to run — the driver's, and
+    the worker's own (its key...) for the rest. A setting an earlier call's driver had and
+    this one has not is dropped (a worker serves flows of several drivers in turn)."""
+    global _worker_own
     environ = os.environ
-    for key, value in settings.items():
+    if _worker_own is None:
+        _worker_own = {k: v for k, v in environ.items() if k.startswith("ORCH_")}
+    wanted = {**_worker_own, **settings}
+    for key in [k for k in environ if k.startswith("ORCH_") and k not in wanted]:
+        del environ[key]
+    for key, value in wanted.items():
         if environ.get(key) != value:
             environ[key] = value
 
