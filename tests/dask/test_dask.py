@@ -137,6 +137,18 @@ def test_an_argument_that_cannot_be_pickled_fails_submit_naming_it(
         f()
 
 
+def test_an_argument_that_cannot_be_pickled_next_to_a_future_fails_its_run(
+    dask_runner: DaskTaskRunner,
+) -> None:
+    @flow(task_runner=dask_runner)
+    def f() -> None:
+        bad = t.add.submit(t.square.submit(2), threading.Lock())  # type: ignore[arg-type]
+        with pytest.raises(SerializationError, match=r"task 'add'.*\(argument 'y'\)"):
+            bad.result(timeout=60)
+
+    f()
+
+
 def test_a_task_that_is_not_importable_fails_submit(dask_runner: DaskTaskRunner) -> None:
     @task
     def local(x: int) -> int:

@@ -227,11 +227,10 @@ class DaskTaskRunner(TaskRunner):
         self, client: Client, task: Task[Any, Any], task_run: Any, out: cf.Future[State[Any]]
     ) -> None:
         try:
-            payload = self._prepare(task, task_run)
+            self._send(client, task, task_run, out, self._prepare(task, task_run))
         except BaseException as exc:
-            out.set_exception(exc)
-            return
-        self._send(client, task, task_run, out, payload)
+            if not out.done():
+                out.set_exception(exc)
 
     def _send(
         self,
