@@ -20,3 +20,22 @@ def fails_in_worker(x: int) -> int:
 @task
 def dies_in_worker() -> None:
     os._exit(3)  # the worker process dies mid-run, as if killed
+
+
+@task
+def append_after(path: str, word: str, delay: float) -> None:
+    import time
+
+    time.sleep(delay)
+    with open(path, "a") as fh:
+        fh.write(word + "\n")
+
+
+@task(task_run_name="cube-{x}")
+def named_cube(x: int) -> int:
+    return x**3
+
+
+@task
+async def async_double(x: int) -> int:
+    return 2 * x

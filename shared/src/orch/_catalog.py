@@ -27,6 +27,7 @@ BLOCK_TYPES: dict[str, str] = {
     "gcs-bucket": "orch-gcp",
     "kafka-connection": "orch-kafka",
     "kafka-topic": "orch-kafka",
+    "mlflow-tracking-server": "orch-mlflow",
     "pagerduty": "orch-notify",
     "s3-bucket": "orch-aws",
     "slack-channel": "orch-slack",

@@ -132,7 +132,8 @@ def wait(futures: Iterable[OrchFuture[Any]], timeout: float | None = None) -> No
 
 def resolve_futures(value: Any) -> Any:
     """``value`` with every future in it (itself, or an item of a list, tuple, set or dict
-    value) replaced by its result; raises the upstream's exception if it failed.
+    value, or the futures ``.map()`` returned) replaced by its result; raises the
+    upstream's exception if it failed.
 
     Only one level of collection is looked into, on purpose: a task that loads a million
     rows is handed a million-item list, and scanning it item by item in Python cost more
@@ -141,9 +142,10 @@ def resolve_futures(value: Any) -> Any:
     kind = type(value)
     if kind is OrchFuture:
         return value.result()
-    if kind is list or kind is tuple or kind is set:
+    if kind is list or kind is tuple or kind is set or kind is FutureList:
         if not _has_future(value):
             return value
+        kind = list if kind is FutureList else kind  # what .map() returned: its values
         return kind(v.result() if type(v) is OrchFuture else v for v in value)
     if kind is dict:
         if not _has_future(value):
@@ -157,7 +159,7 @@ def _has_future(value: Any) -> bool:
     if kind is OrchFuture:
         return True
     # `in` over `map(type, ...)` runs in C: ~10 ns an item, where a Python loop costs ~400.
-    if kind is list or kind is tuple or kind is set:
+    if kind is list or kind is tuple or kind is set or kind is FutureList:
         return OrchFuture in map(type, value)
     if kind is dict:
         return OrchFuture in map(type, value.values())

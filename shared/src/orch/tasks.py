@@ -294,6 +294,8 @@ class Task(Generic[P, R]):
     ) -> OrchFuture[Any]:
         flow_run_id = flow_ctx.flow_run.id if flow_ctx is not None else None
         run = TaskRun(self, flow_run_id, args, kwargs)
+        if wait_for:
+            run.wait_for = wait_for
         if self.is_async:
 
             def call() -> State[Any]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Iterable
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
@@ -113,6 +114,7 @@ class TaskRun:
         "start_time",
         "state_name",
         "task",
+        "wait_for",
     )
 
     def __init__(
@@ -135,6 +137,9 @@ class TaskRun:
         self.state_name = "Pending"
         self.error: str | None = None
         self.cache_key: str | None = None
+        # ``.submit(wait_for=...)``: the runs to wait for first (a runner that runs the
+        # call elsewhere waits for them here); cleared once waited for.
+        self.wait_for: Iterable[Any] | None = None
 
     @property
     def name(self) -> str:

@@ -12,7 +12,7 @@ import concurrent.futures as cf
 import pickle
 import threading
 import time
-from collections.abc import Coroutine, Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from typing import TYPE_CHECKING, Any
 
 from orch import history
@@ -63,8 +63,10 @@ def _prepare(
             for upstream in wait_for:
                 upstream.result()
         if has_futures(run.args, run.kwargs):
-            run.args = resolve_futures(run.args)
-            run.kwargs = resolve_futures(run.kwargs)
+            # Each argument: a future, or a list/tuple/set/dict of them (has_futures looks
+            # that deep too).
+            run.args = tuple(map(resolve_futures, run.args))
+            run.kwargs = {k: resolve_futures(v) for k, v in run.kwargs.items()}
         if task.task_run_name is not None:
             run._name = render_run_name(
                 task.task_run_name, run.parameters, f"task {task.name!r}", "task_run_name"
@@ -237,6 +239,7 @@ async def run_task_async(
     run: TaskRun,
     flow_ctx: FlowRunContext | None,
     wait_for: Iterable[OrchFuture[Any]] | None = None,
+    log_prints: bool | None = None,
 ) -> State[Any]:
     """The async twin of ``run_task_sync``, for ``async def`` tasks."""
     import asyncio  # here: asyncio costs ~30 ms to import, and sync flows never need it
@@ -249,7 +252,8 @@ async def run_task_async(
         if problem is not None:
             run.start_time = time.time()
             return _finish(task, run, State(FAILED, exception=problem))
-    log_prints = resolve_log_prints(task.log_prints, flow_ctx)
+    if log_prints is None:
+        log_prints = resolve_log_prints(task.log_prints, flow_ctx)
     if log_prints:
         from orch.engine.run_logging import capture_prints
 
@@ -317,52 +321,112 @@ async def _await_state(coro: Coroutine[Any, Any, State[Any]], return_state: bool
     return state if return_state else state.result()
 
 
-# --- process pool support ---------------------------------------------------------------
+# --- process pool support (and other runners' workers: orch.integration) ---------------
 def run_in_process_parent(
     pool: cf.ProcessPoolExecutor, task: Task[Any, Any], run: TaskRun
 ) -> State[Any]:
     """On a feeder thread of the parent: resolve upstream futures, send the call to a worker
     process, and turn its answer into a state (the worker records the run)."""
-    from orch.engine.task_runners import check_picklable
-    from orch.secrets.redaction import remember, revealed
+    payload = prepare_remote(task, run)
+    if isinstance(payload, State):
+        return payload
+    future = pool.submit(run_remote, *payload)
+    try:
+        outcome = future.result()
+    except Exception as err:
+        return finish_remote(task, run, error=err)
+    return finish_remote(task, run, outcome)
 
-    problem = _prepare(task, run, None)
+
+def waits_for_upstream(run: TaskRun) -> bool:
+    """Whether ``prepare_remote`` would block: the call has ``wait_for`` runs or
+    futures among its arguments (a runner prepares those on a thread of its own)."""
+    return bool(run.wait_for) or has_futures(run.args, run.kwargs)
+
+
+def prepare_remote(
+    task: Task[Any, Any],
+    run: TaskRun,
+    *,
+    history_to_parent: bool = False,
+    dumps: Callable[[Any], bytes] = pickle.dumps,
+) -> tuple[Any, ...] | State[Any]:
+    """In the parent, before a task call goes to another process: wait for its upstream
+    runs (``wait_for`` and futures among its arguments), render its run name, and check
+    that the task and each argument pickle with ``dumps``
+    (``orch.errors.SerializationError`` naming the task and the argument otherwise).
+
+    Returns the arguments of ``run_remote`` (to call in the worker), or the Failed
+    state of a run whose upstream failed. ``history_to_parent``: the worker sends the run
+    history back instead of writing it (hand it to ``finish_remote``).
+    """
+    from orch.engine.task_runners import check_arguments_picklable, check_picklable
+    from orch.secrets.redaction import revealed
+
+    check_picklable(task, "the task function", None, dumps)
+    problem = _prepare(task, run, run.wait_for)
+    run.wait_for = None
     if problem is not None:
-        return State(FAILED, exception=problem)
-    check_picklable(task, "its arguments", (run.args, run.kwargs))
+        run.start_time = time.time()
+        return _finish(task, run, State(FAILED, exception=problem))
+    check_arguments_picklable(task, run.args, run.kwargs, dumps)
     flow_ctx = flow_run_ctx.get()
     log_prints = resolve_log_prints(task.log_prints, flow_ctx)
     run.state_name = RUNNING
     # The worker is sent the secrets revealed here so far (also those revealed after it
     # started), so that its log lines and errors are masked like the parent's.
     sent = revealed()
-    future = pool.submit(
-        _process_entry, task, run.args, run.kwargs, run.flow_run_id, run.id, log_prints, sent
+    return (
+        task,
+        run.args,
+        run.kwargs,
+        run.flow_run_id,
+        run.id,
+        log_prints,
+        sent,
+        history_to_parent,
+        run._name,
     )
-    try:
-        name, value, exc, attempts, learned = future.result()
-    except Exception as err:
+
+
+def finish_remote(
+    task: Task[Any, Any],
+    run: TaskRun,
+    outcome: tuple[Any, ...] | None = None,
+    error: BaseException | None = None,
+    crashed: bool = False,
+) -> State[Any]:
+    """In the parent: the final state of a call ``run_remote`` ran elsewhere, from its
+    ``outcome`` (what it returned), or from the ``error`` that getting it raised
+    (``crashed``: the worker died; the run is recorded Crashed)."""
+    from orch.secrets.redaction import remember
+
+    if outcome is None:
+        err: BaseException = error if error is not None else OrchError("no outcome")
         if isinstance(err, pickle.PicklingError | TypeError | AttributeError):
             err = SerializationError(
                 f"task {task.name!r}: its result cannot be sent back from the worker "
                 f"process ({type(err).__name__}: {err})"
             )
-        run.state_name = CRASHED if "terminated abruptly" in str(err) else FAILED
-        if run.state_name == CRASHED:
-            # The worker died before recording its run's end: the parent records it.
-            run.start_time = run.start_time or time.time()
-            run.end_time = time.time()
-            run.error = error_text(err)
-            history.record_task(run)
+        crashed = crashed or "terminated abruptly" in str(err)
+        run.state_name = CRASHED if crashed else FAILED
+        # The worker never recorded this run's end: the parent records it.
+        run.start_time = run.start_time or time.time()
+        run.end_time = time.time()
+        run.error = error_text(err)
+        history.record_task(run)
         return State(run.state_name, exception=err)
+    name, value, exc, attempts, learned, records = outcome
     if learned:
         remember(learned)  # secrets the task revealed in the worker: masked here too
+    if records:
+        history.replay(records, {run.id: run})
     run.attempt = attempts
     run.state_name = name
     return State(name, result=value, exception=exc)
 
 
-def _process_entry(
+def run_remote(
     task: Task[Any, Any],
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
@@ -370,17 +434,26 @@ def _process_entry(
     run_id: str,
     log_prints: bool,
     sent: tuple[str, ...] = (),
-) -> tuple[str, Any, BaseException | None, int, tuple[str, ...]]:
+    history_to_parent: bool = False,
+    name: str | None = None,
+) -> tuple[str, Any, BaseException | None, int, tuple[str, ...], list[tuple[Any, ...]]]:
     """In a worker process: run the task, and return its outcome with the secrets it
-    revealed that the parent did not send (so the parent masks them too)."""
+    revealed that the parent did not send (so the parent masks them too) and, with
+    ``history_to_parent``, the run history it recorded (else written here)."""
     from orch.secrets.redaction import remember, revealed
 
     if sent:
         remember(sent)
-    run = TaskRun(task, flow_run_id, args, kwargs)
+    run = TaskRun(task, flow_run_id, args, kwargs, name)
     run.id = run_id
-    state = run_task_sync(task, run, None, None, log_prints)
-    history.flush()
+    records: list[tuple[Any, ...]] = []
+    if history_to_parent:
+        with history.capture() as captured:
+            state = _run_here(task, run, log_prints)
+        records = history.captured_records(captured)
+    else:
+        state = _run_here(task, run, log_prints)
+        history.flush()
     exc = state.exception
     if exc is not None:
         try:
@@ -391,4 +464,12 @@ def _process_entry(
     if learned and sent:
         known = set(sent)
         learned = tuple(v for v in learned if v not in known)
-    return state.name, state._result, exc, run.attempt, learned
+    return state.name, state._result, exc, run.attempt, learned, records
+
+
+def _run_here(task: Task[Any, Any], run: TaskRun, log_prints: bool) -> State[Any]:
+    if task.is_async:
+        import asyncio
+
+        return asyncio.run(run_task_async(task, run, None, None, log_prints))
+    return run_task_sync(task, run, None, None, log_prints)

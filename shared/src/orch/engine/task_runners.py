@@ -162,11 +162,43 @@ class ProcessPoolTaskRunner(TaskRunner):
             executor.shutdown(wait=wait)
 
 
-def check_picklable(task: Task[Any, Any], what: str, value: Any = None) -> bytes:
+_PLAIN = (int, float, str, bytes, bool, type(None))
+
+
+def check_arguments_picklable(
+    task: Task[Any, Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    dumps: Callable[[Any], bytes] = pickle.dumps,
+) -> None:
+    """Raise ``orch.errors.SerializationError`` naming the task and the first
+    argument that ``dumps`` cannot pickle (plain numbers and strings are not tried)."""
+    if all(type(v) in _PLAIN for v in args) and all(type(v) in _PLAIN for v in kwargs.values()):
+        return
+    from contextlib import suppress
+
+    with suppress(Exception):  # on failure: which one? checked one by one below
+        dumps((args, kwargs))
+        return
+    try:
+        named = task._bind(args, kwargs)
+    except TypeError:
+        named = {**{f"#{i}": v for i, v in enumerate(args)}, **kwargs}
+    for name, value in named.items():
+        check_picklable(task, f"its arguments (argument {name!r})", value, dumps)
+    check_picklable(task, "its arguments", (args, kwargs), dumps)
+
+
+def check_picklable(
+    task: Task[Any, Any],
+    what: str,
+    value: Any = None,
+    dumps: Callable[[Any], bytes] = pickle.dumps,
+) -> bytes:
     """Pickle ``value`` (the task itself by default) or raise an error naming the task."""
     target = task if value is None else value
     try:
-        return pickle.dumps(target)
+        return dumps(target)
     except Exception as exc:
         hint = (
             "define the task at module level (not inside a function or as a lambda)"

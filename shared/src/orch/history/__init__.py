@@ -22,6 +22,8 @@ from orch.history.reader import (
 )
 from orch.history.writer import (
     SCHEMA,
+    capture,
+    captured_records,
     enabled,
     flow_finished,
     flow_started,
@@ -31,10 +33,13 @@ from orch.history.writer import (
     parameters_digest,
     record_log,
     record_task,
+    replay,
 )
 
 __all__ = [
     "SCHEMA",
+    "capture",
+    "captured_records",
     "detect_crashed",
     "enabled",
     "flow_finished",
@@ -51,4 +56,5 @@ __all__ = [
     "prune",
     "record_log",
     "record_task",
+    "replay",
 ]

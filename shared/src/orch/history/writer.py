@@ -27,6 +27,9 @@ import os
 import threading
 import time
 from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Literal
 
 from orch.history.liveness import HOST
@@ -117,6 +120,8 @@ _writer: threading.Thread | None = None
 _active: dict[str, FlowRun] = {}
 _enabled: bool | None = None
 _warned = False
+# Set by capture(): the task runs and log lines recorded in this context go here instead.
+_sink: ContextVar[list[tuple[Any, ...]] | None] = ContextVar("orch_history_sink", default=None)
 # A batch this big wakes the writer early, bounding memory on long task streams.
 BATCH_WAKE = 5000
 
@@ -142,6 +147,10 @@ def heartbeat_seconds() -> float:
 def record_task(run: TaskRun) -> None:
     """Queue a task run that starts or ends (the writer reads its state when it writes, so
     a run queued twice in one batch is written once)."""
+    sink = _sink.get()
+    if sink is not None:
+        sink.append(("t", run))
+        return
     if _enabled is False or (_enabled is None and not enabled()):
         return
     _queue.append(("t", run))
@@ -182,10 +191,81 @@ def record_log(
     message: str,
 ) -> None:
     """Queue one run log line (redacted when written)."""
+    sink = _sink.get()
+    if sink is not None:
+        sink.append(("l", flow_run_id, task_run_id, ts, level, logger, message))
+        return
     if not enabled():
         return
     _queue.append(("l", flow_run_id, task_run_id, ts, level, logger, message))
     _start_writer()
+
+
+@contextmanager
+def capture() -> Iterator[list[tuple[Any, ...]]]:
+    """Collect, instead of writing, the task runs and log lines recorded in this context.
+
+    For a task runner whose workers cannot reach the flow's store (a remote machine, the
+    driver's SQLite file): the worker runs the task inside ``capture()`` and sends
+    ``captured_records`` of the list back; the driver hands them to ``replay``,
+    which records them as if they had run there (redacted when written, as ever).
+
+    Example:
+        >>> with capture() as records:
+        ...     record_log(None, None, 0.0, "INFO", "orch.runs", "hello")
+        >>> len(records)
+        1
+    """
+    records: list[tuple[Any, ...]] = []
+    token = _sink.set(records)
+    try:
+        yield records
+    finally:
+        _sink.reset(token)
+
+
+def captured_records(records: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """What ``capture`` collected, ready to pickle: each task run once, in its last
+    state, without its arguments (a run's argument digest is made where they are)."""
+    from copy import copy
+
+    out: list[tuple[Any, ...]] = []
+    seen: dict[str, int] = {}
+    for item in records:
+        if item[0] == "t":
+            run = copy(item[1])
+            run.args, run.kwargs = (), {}
+            if run.id in seen:
+                out[seen[run.id]] = ("t", run)
+                continue
+            seen[run.id] = len(out)
+            out.append(("t", run))
+        else:
+            out.append(item)
+    return out
+
+
+_RUN_FIELDS = ("_name", "attempt", "cache_key", "end_time", "error", "start_time", "state_name")
+
+
+def replay(records: list[tuple[Any, ...]], runs: dict[str, TaskRun] | None = None) -> None:
+    """Record here what ``captured_records`` sent back from a worker. A task run whose
+    id is in ``runs`` updates that run object (which keeps its arguments) instead.
+
+    Example:
+        >>> replay([])
+    """
+    for item in records:
+        if item[0] == "t":
+            run = item[1]
+            mine = runs.get(run.id) if runs else None
+            if mine is not None:
+                for field in _RUN_FIELDS:
+                    setattr(mine, field, getattr(run, field))
+                run = mine
+            record_task(run)
+        else:
+            record_log(*item[1:])
 
 
 def _start_writer() -> None:

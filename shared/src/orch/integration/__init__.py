@@ -21,6 +21,10 @@ public name that stays stable (``docs/contributing.md``, "Writing an integration
 - alerts from flow runs: ``notify_on`` (a flow hook sending through any notifier),
   ``render_template``, ``check_template``, ``run_context`` and
   ``TEMPLATE_FIELDS`` (message templates, secrets masked);
+- a task runner that runs calls in other processes or machines (``orch-dask``):
+  ``TaskRunner`` to subclass, ``prepare_remote`` (wait for upstream runs, check
+  pickling, what to send), ``run_remote`` (in the worker), ``finish_remote`` (the
+  state, and the run history the worker sent back), ``waits_for_upstream``;
 - the rest of a package's plumbing: ``lazy_exports`` (its ``__init__``),
   ``run_logger_or`` (log lines that reach the run history), ``at_flow_end``
   (release what a task holds when its flow run ends), ``Resolved``,
@@ -62,6 +66,11 @@ if TYPE_CHECKING:
     from orch.blocks.base import Block
     from orch.engine.context import at_flow_end as at_flow_end
     from orch.engine.run_logging import run_logger_or as run_logger_or
+    from orch.engine.task_engine import finish_remote as finish_remote
+    from orch.engine.task_engine import prepare_remote as prepare_remote
+    from orch.engine.task_engine import run_remote as run_remote
+    from orch.engine.task_engine import waits_for_upstream as waits_for_upstream
+    from orch.engine.task_runners import TaskRunner as TaskRunner
     from orch.secrets.references import SecretRef
 
     B = TypeVar("B", bound=Block)
@@ -114,6 +123,11 @@ _LAZY = {
     "SqlDatabase": ("orch.integration.roles", "SqlDatabase"),
     "run_logger_or": ("orch.engine.run_logging", "run_logger_or"),
     "at_flow_end": ("orch.engine.context", "at_flow_end"),
+    "TaskRunner": ("orch.engine.task_runners", "TaskRunner"),
+    "finish_remote": ("orch.engine.task_engine", "finish_remote"),
+    "prepare_remote": ("orch.engine.task_engine", "prepare_remote"),
+    "run_remote": ("orch.engine.task_engine", "run_remote"),
+    "waits_for_upstream": ("orch.engine.task_engine", "waits_for_upstream"),
 }
 
 __all__ = [
@@ -143,23 +157,28 @@ __all__ = [
     "ServiceTimeoutError",
     "Severity",
     "SqlDatabase",
+    "TaskRunner",
     "TransferError",
     "at_flow_end",
     "block_fingerprint",
     "block_label",
     "check_template",
     "did_you_mean",
+    "finish_remote",
     "first_line",
     "format_amount",
     "lazy_exports",
     "notify_on",
+    "prepare_remote",
     "redact",
     "remember_secret",
     "render_template",
     "resolver_credentials",
     "run_context",
     "run_logger_or",
+    "run_remote",
     "secret_cache_ttl",
+    "waits_for_upstream",
 ]
 
 
