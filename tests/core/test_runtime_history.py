@@ -434,3 +434,48 @@ def test_a_finished_top_level_flow_is_on_record_when_the_call_returns(
     by_flow = {run["flow_name"]: run for run in json.loads(listed.stdout)}
     assert by_flow["on-record-at-return"]["state"] == "Completed"
     assert by_flow["on-record-inner"]["state"] == "Completed"
+
+
+def test_a_package_links_a_flow_run_and_runs_show_prints_it(any_store: str) -> None:
+    from orch.integration import link_run
+
+    @task
+    def submit_job() -> str:
+        assert link_run("batch job", "job-42 https://jobs.internal/42")
+        return "job-42"
+
+    @flow(name="linked")
+    def linked() -> str:
+        assert link_run("dashboard", f"token={SECRET} first")
+        link_run("dashboard", "https://dash.internal/d/1")  # the same name: replaced
+        link_run("api", f"https://api.internal/?token={SECRET}")
+        return submit_job()
+
+    from orch.system_blocks import Secret
+
+    Secret(value=SECRET).save("linked-secret")
+    Secret.load("linked-secret").get()  # revealed here: redacted wherever it goes
+    assert linked() == "job-42"
+    assert link_run("outside", "x") is False
+    history.flush()
+    (run,) = history.list_flow_runs(flow="linked")
+    full = history.get_flow_run(run["id"])
+    assert full is not None
+    assert full["links"] == {
+        "api": "https://api.internal/?token=**********",
+        "batch job": "job-42 https://jobs.internal/42",
+        "dashboard": "https://dash.internal/d/1",
+    }
+    shown = orch_cli("runs", "show", run["id"])
+    assert "batch job  job-42 https://jobs.internal/42" in shown.stdout
+    assert SECRET not in shown.stdout
+    assert history.prune(-1)["flow_runs"] == 1
+    from orch.store import get_store
+
+    left = get_store().retrying(
+        lambda tx: tx.execute(
+            "SELECT COUNT(*) FROM orch_run_links WHERE flow_run_id = ?", (run["id"],)
+        ).fetchone(),
+        write=False,
+    )
+    assert left[0] == 0

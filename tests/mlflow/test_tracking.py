@@ -61,6 +61,15 @@ def test_flow_run_opens_one_tagged_run_and_ends_it(
     lines = [r["message"] for r in history.get_logs(seen["flow_run_id"])]
     assert f"MLflow run {run_id}: {server.tracking_uri}/#/experiments/" in "\n".join(lines)
     assert "View run" not in capsys.readouterr().out
+    # `orch runs show` prints the linked MLflow run with the flow run.
+    shown = subprocess.run(
+        [sys.executable, "-m", "orch.cli.main", "runs", "show", seen["flow_run_id"]],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert f"mlflow run {run_id}  {server.tracking_uri}/#/experiments/" in shown
+    assert history.get_flow_run(seen["flow_run_id"])["links"]["mlflow run"].startswith(run_id)
 
 
 def test_a_failing_flow_marks_its_run_failed(server: MlflowTrackingServer) -> None:

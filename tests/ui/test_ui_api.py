@@ -243,3 +243,18 @@ def test_the_page_reading_all_the_time_never_blocks_a_flow_s_writes(
     assert reads > 10
     assert page["state"] == "Completed" and page["task_runs"] == 2000
     assert "not recorded" not in capfd.readouterr().err
+
+
+def test_a_run_s_links_are_on_its_page() -> None:
+    from orch.integration import link_run
+
+    @flow(name="linked")
+    def linked() -> None:
+        link_run("mlflow run", "3f2a http://mlflow.internal/#/runs/3f2a")
+
+    linked()
+    history.flush()
+    with running_ui() as base:
+        run_id = get(base, "/api/runs?flow=linked").json()["runs"][0]["id"]
+        page = get(base, f"/api/runs/{run_id}").json()
+        assert page["links"] == {"mlflow run": "3f2a http://mlflow.internal/#/runs/3f2a"}

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from orch.integration import OrchError, run_logger_or
+from orch.integration import OrchError, link_run, run_logger_or
 
 from orch_mlflow.connector import MlflowTrackingServer
 from orch_mlflow.errors import MlflowError
@@ -105,6 +105,9 @@ def _open_run(
     kind = "child run" if parent_run_id else "run"
     url = f"{server.tracking_uri}/#/experiments/{experiment_id}/runs/{run.run_id}"
     run_logger_or(_log).info("MLflow %s %s: %s", kind, run.run_id, url)
+    if parent_run_id is None:
+        # `orch runs show` and `orch ui` list it with the flow run it belongs to.
+        link_run("mlflow run", f"{run.run_id}  {url}")
     status = "FAILED"
     try:
         yield run

@@ -167,6 +167,8 @@ def show(
         lines.append("parameters " + ", ".join(f"{k}={v}" for k, v in run["parameters"].items()))
     if run["error"]:
         lines.append(f"error      {run['error']}")
+    for name, value in run.get("links", {}).items():
+        lines.append(f"{name:<10} {value}")  # what a package linked (an MLflow run...)
     from orch.secrets.redaction import redact
 
     typer.echo(redact("\n".join(lines)))

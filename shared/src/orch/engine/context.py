@@ -295,6 +295,33 @@ def at_flow_end(callback: Callable[[], object]) -> bool:
     return True
 
 
+def link_run(name: str, value: str) -> bool:
+    """Link the current flow run to something outside orch: ``orch runs show`` and the
+    run's page in ``orch ui`` list it as ``name: value`` (an MLflow run id and its URL, a
+    dashboard, a job id). A second link of the same name replaces the first; the value is
+    redacted like every other piece of run history. Returns ``False``, recording nothing,
+    outside a flow run.
+
+    Example:
+        >>> from orch import flow
+        >>> @flow
+        ... def train() -> bool:
+        ...     return link_run("mlflow run", "3f2a... http://mlflow.internal/#/runs/3f2a")
+        >>> train()
+        True
+        >>> link_run("mlflow run", "x")  # not in a flow run
+        False
+    """
+    task_ctx = task_run_ctx.get()
+    flow_ctx = task_ctx.flow_context if task_ctx is not None else flow_run_ctx.get()
+    if flow_ctx is None:
+        return False
+    from orch.history.writer import record_link
+
+    record_link(flow_ctx.flow_run.id, name, value)
+    return True
+
+
 def run_flow_end_callbacks(ctx: FlowRunContext) -> list[tuple[Callable[[], object], Exception]]:
     """Run ``ctx``'s ``at_flow_end`` callbacks (last first) once; returns those that
     raised, with their exception."""

@@ -131,7 +131,17 @@ def _read_flow_run(tx: Tx, run_id: str) -> dict[str, Any] | None:
     ).fetchall()
     flow_run["task_runs"] = [_task_dict(t) for t in tasks]
     flow_run["child_flow_runs"] = [c[0] for c in children]
+    flow_run["links"] = run_links(tx, flow_run["id"])
     return flow_run
+
+
+def run_links(tx: Tx, flow_run_id: str) -> dict[str, str]:
+    """What packages linked to a flow run (``orch.integration.link_run``), by name."""
+    rows = tx.execute(
+        "SELECT name, value FROM orch_run_links WHERE flow_run_id = ? ORDER BY name",
+        (flow_run_id,),
+    ).fetchall()
+    return {str(name): str(value) for name, value in rows}
 
 
 def get_task_run(run_id: str) -> dict[str, Any] | None:
@@ -206,6 +216,7 @@ def prune(older_than_seconds: float) -> dict[str, int]:
         logs = tx.execute(
             f"DELETE FROM orch_run_logs WHERE flow_run_id IN ({old})", (cutoff, *running)
         ).rowcount
+        tx.execute(f"DELETE FROM orch_run_links WHERE flow_run_id IN ({old})", (cutoff, *running))
         tasks = tx.execute(
             f"DELETE FROM orch_task_runs WHERE flow_run_id IN ({old})", (cutoff, *running)
         ).rowcount

@@ -86,7 +86,16 @@ SCHEMA = [
     )""",
     "CREATE INDEX IF NOT EXISTS orch_run_logs_flow ON orch_run_logs (flow_run_id, ts)",
     "CREATE INDEX IF NOT EXISTS orch_run_logs_task ON orch_run_logs (task_run_id)",
+    # What a package links to a flow run (an MLflow run, a Dask dashboard...), by name.
+    """CREATE TABLE IF NOT EXISTS orch_run_links (
+        flow_run_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        value TEXT NOT NULL,
+        PRIMARY KEY (flow_run_id, name)
+    )""",
 ]
+_UPSERT_LINK = """INSERT INTO orch_run_links (flow_run_id, name, value) VALUES (?, ?, ?)
+    ON CONFLICT (flow_run_id, name) DO UPDATE SET value = excluded.value"""
 
 _UPSERT_FLOW = """INSERT INTO orch_flow_runs (id, name, flow_name, parent_flow_run_id,
     parent_task_run_id, state, attempts, parameters, started, ended, error, pid, host,
@@ -268,6 +277,15 @@ def replay(records: list[tuple[Any, ...]], runs: dict[str, TaskRun] | None = Non
             record_log(*item[1:])
 
 
+def record_link(flow_run_id: str, name: str, value: str) -> None:
+    """Queue a link of a flow run to something outside orch (redacted when written; a
+    second link of the same name replaces the first)."""
+    if not enabled():
+        return
+    _queue.append(("k", flow_run_id, name, value))
+    _start_writer()
+
+
 def _start_writer() -> None:
     global _writer
     if _writer is not None:
@@ -423,6 +441,7 @@ def _write(batch: list[tuple[Any, ...]]) -> None:
     task_runs: dict[str, TaskRun] = {}
     crashed: list[tuple[Any, ...]] = []
     logs: list[tuple[Any, ...]] = []
+    links: dict[tuple[str, str], tuple[str, str, str]] = {}
     pid = os.getpid()
     now = time.time()
     for item in batch:
@@ -436,6 +455,8 @@ def _write(batch: list[tuple[Any, ...]]) -> None:
         elif kind == "c":
             error = None if item[3] is None else redact(item[3])
             crashed.append((item[2], item[2], error, item[1]))
+        elif kind == "k":
+            links[(item[1], item[2])] = (item[1], redact(item[2]), redact(item[3]))
         else:
             logs.append((*item[1:6], redact(item[6])))
     tasks: list[tuple[Any, ...]] = []
@@ -489,6 +510,8 @@ def _write(batch: list[tuple[Any, ...]]) -> None:
             tx.executemany(_CRASH_TASKS, crashed)
         if logs:
             tx.executemany(_INSERT_LOG, _unwritten(tx, logs) if in_doubt else logs)
+        if links:
+            tx.executemany(_UPSERT_LINK, list(links.values()))
         if beats:
             # A batch written is a sign of life too: a crash found later ends here.
             tx.executemany(_BEAT, beats)

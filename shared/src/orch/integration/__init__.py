@@ -27,7 +27,8 @@ public name that stays stable (``docs/contributing.md``, "Writing an integration
   state, and the run history the worker sent back), ``waits_for_upstream``;
 - the rest of a package's plumbing: ``lazy_exports`` (its ``__init__``),
   ``run_logger_or`` (log lines that reach the run history), ``at_flow_end``
-  (release what a task holds when its flow run ends), ``Resolved``,
+  (release what a task holds when its flow run ends), ``link_run`` (show an outside
+  run, job or page with the flow run in ``orch runs show`` and ``orch ui``), ``Resolved``,
   ``secret_cache_ttl`` and ``resolver_credentials`` (a secret resolver).
 
 Importing this module costs next to nothing: each name loads its module on first use.
@@ -65,6 +66,7 @@ if TYPE_CHECKING:
 
     from orch.blocks.base import Block
     from orch.engine.context import at_flow_end as at_flow_end
+    from orch.engine.context import link_run as link_run
     from orch.engine.run_logging import run_logger_or as run_logger_or
     from orch.engine.task_engine import finish_remote as finish_remote
     from orch.engine.task_engine import prepare_remote as prepare_remote
@@ -123,6 +125,7 @@ _LAZY = {
     "SqlDatabase": ("orch.integration.roles", "SqlDatabase"),
     "run_logger_or": ("orch.engine.run_logging", "run_logger_or"),
     "at_flow_end": ("orch.engine.context", "at_flow_end"),
+    "link_run": ("orch.engine.context", "link_run"),
     "TaskRunner": ("orch.engine.task_runners", "TaskRunner"),
     "finish_remote": ("orch.engine.task_engine", "finish_remote"),
     "prepare_remote": ("orch.engine.task_engine", "prepare_remote"),
@@ -168,6 +171,7 @@ __all__ = [
     "first_line",
     "format_amount",
     "lazy_exports",
+    "link_run",
     "notify_on",
     "prepare_remote",
     "redact",

@@ -165,6 +165,9 @@ def run_page(run_id: str) -> dict[str, Any] | None:
             dict(zip(("id", "name", "flow_name", "state", "started", "ended"), c, strict=True))
             for c in children
         ]
+        from orch.history.reader import run_links
+
+        run["links"] = run_links(tx, run_id)
         parent = run["parent_flow_run_id"]
         run["parent"] = None
         if parent:

@@ -159,7 +159,8 @@ async function runPage(runId) {
   const tasks = run.task_runs.slice(0, 500).map((t) => `<tr><td>${esc(t.name)}</td><td>${badge(t.state)}</td><td class="num">${esc(t.attempts)}</td><td>${esc(when(t.started))}</td><td class="num">${esc(duration(t.started, t.ended))}</td><td class="error">${esc(t.error || "")}</td></tr>`).join("");
   main().innerHTML = `<h1>${esc(run.flow_name)} / ${esc(run.name)}</h1>
     ${facts([["state", badge(run.state, run.stale)], ["id", `<code>${esc(run.id)}</code>`], ["started", esc(when(run.started))],
-      ["duration", esc(duration(run.started, run.ended))], ["attempts", esc(run.attempts)], ["tags", run.tags.map(esc).join(", ")], ["parent", parent]])}
+      ["duration", esc(duration(run.started, run.ended))], ["attempts", esc(run.attempts)], ["tags", run.tags.map(esc).join(", ")], ["parent", parent],
+      ...Object.entries(run.links || {}).map(([k, v]) => [k, `<span class="mono">${esc(v)}</span>`])])}
     ${run.error ? `<h2>Error</h2><pre class="error" id="error">${esc(run.error)}</pre>` : ""}
     <h2>Task runs (${run.task_runs.length})</h2><div class="timeline">${timeline(run)}</div>
     ${parameters.length ? `<h2>Parameters</h2><table id="parameters"><tbody>${parameters.map(([k, v]) => `<tr><th>${esc(k)}</th><td><code>${esc(typeof v === "string" ? v : JSON.stringify(v))}</code></td></tr>`).join("")}</tbody></table>` : ""}
