@@ -36,7 +36,11 @@ class TestGcpCredentials(ConnectorContract):
 
     @pytest.fixture
     def block(self, gcs_server: str) -> GcpCredentials:
-        return GcpCredentials(anonymous=True, project=PROJECT, endpoints={"storage": gcs_server})
+        # A project of its own: no other test holds an equal block's client, so the
+        # contract's "last close()" is the last whatever ran before.
+        return GcpCredentials(
+            anonymous=True, project=f"{PROJECT}-contract", endpoints={"storage": gcs_server}
+        )
 
     def probe(self, client: Any) -> None:
         list(client.client("storage").list_buckets(max_results=1))

@@ -188,10 +188,13 @@ def test_progress_lines_use_the_kit(bucket: GcsBucket, tmp_path: Path) -> None:
     target = f"gs://{bucket.bucket}/data/big.bin"
     lines = Lines()
     loggers = [logging.getLogger("orch.runs"), logging.getLogger("orch_gcp")]
-    levels = [logger.level for logger in loggers]
+    # Only the package logger's level is ours to change: orch sets the run logger's
+    # (INFO) when it first configures it, and restoring an older NOTSET here would
+    # silence every later run's INFO lines.
+    package_level = loggers[1].level
+    loggers[1].setLevel(logging.INFO)
     for logger in loggers:
         logger.addHandler(lines)
-        logger.setLevel(logging.INFO)
     try:
         gcs_upload(bucket, src, "big.bin", progress=True)
         name, last = lines.seen[-1]
@@ -206,9 +209,9 @@ def test_progress_lines_use_the_kit(bucket: GcsBucket, tmp_path: Path) -> None:
         gcs_upload.fn(bucket, b"small", "s.bin")
         assert lines.seen == []
     finally:
-        for logger, level in zip(loggers, levels, strict=True):
+        for logger in loggers:
             logger.removeHandler(lines)
-            logger.setLevel(level)
+        loggers[1].setLevel(package_level)
 
 
 def test_the_object_store_role(bucket: GcsBucket, tmp_path: Path) -> None:

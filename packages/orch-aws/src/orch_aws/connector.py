@@ -15,7 +15,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
 
 from orch import Block
-from orch.integration import ObjectStore, SecretStore, remember_secret, secret_cache_ttl
+from orch.integration import (
+    ObjectStore,
+    SecretStore,
+    folder_prefix,
+    relative_to_folder,
+    remember_secret,
+    secret_cache_ttl,
+    under_folder,
+)
 from pydantic import Field, field_validator
 
 from orch_aws.credentials import AwsCredentials
@@ -246,10 +254,7 @@ class S3Bucket(Block, ObjectStore):
     @field_validator("bucket_folder")
     @classmethod
     def _normalise_folder(cls, value: str) -> str:
-        value = value.strip("/")
-        if any(part in ("..", ".") for part in value.split("/")):
-            raise ValueError("bucket_folder may not contain '.' or '..' segments")
-        return f"{value}/" if value else ""
+        return folder_prefix(value, "bucket_folder")
 
     @classmethod
     def block_sample(cls) -> Self:
@@ -261,11 +266,11 @@ class S3Bucket(Block, ObjectStore):
 
     def object_key(self, key: str) -> str:
         """The full object key of ``key`` (relative to ``bucket_folder``)."""
-        return f"{self.bucket_folder}{key.lstrip('/')}" if self.bucket_folder else key
+        return under_folder(self.bucket_folder, key)
 
     def relative_key(self, full_key: str) -> str:
         """``full_key`` relative to ``bucket_folder`` (the inverse of :meth:`object_key`)."""
-        return full_key[len(self.bucket_folder) :] if self.bucket_folder else full_key
+        return relative_to_folder(self.bucket_folder, full_key)
 
     def get_client(self) -> Any:
         """The cached boto3 S3 client of this bucket's credentials."""

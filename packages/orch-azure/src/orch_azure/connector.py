@@ -21,8 +21,11 @@ from orch.integration import (
     MissingDependencyError,
     ObjectStore,
     SecretStore,
+    folder_prefix,
     redact,
+    relative_to_folder,
     remember_secret,
+    under_folder,
 )
 from pydantic import Field, field_validator
 
@@ -258,10 +261,7 @@ class AzureBlobContainer(Block, ObjectStore):
     @field_validator("folder")
     @classmethod
     def _normalise_folder(cls, value: str) -> str:
-        value = value.strip("/")
-        if any(part in ("..", ".") for part in value.split("/")):
-            raise ValueError("folder may not contain '.' or '..' segments")
-        return f"{value}/" if value else ""
+        return folder_prefix(value, "folder")
 
     @classmethod
     def block_sample(cls) -> Self:
@@ -273,11 +273,11 @@ class AzureBlobContainer(Block, ObjectStore):
 
     def blob_name(self, path: str) -> str:
         """The full blob name of ``path`` (relative to ``folder``)."""
-        return f"{self.folder}{path.lstrip('/')}" if self.folder else path
+        return under_folder(self.folder, path)
 
     def relative_name(self, full_name: str) -> str:
         """``full_name`` relative to ``folder`` (the inverse of :meth:`blob_name`)."""
-        return full_name[len(self.folder) :] if self.folder else full_name
+        return relative_to_folder(self.folder, full_name)
 
     def get_client(self) -> Any:
         """The ``ContainerClient`` of this container (on the credentials' cached service).

@@ -17,7 +17,15 @@ from pathlib import Path
 from typing import Any, Self
 
 from orch import Block
-from orch.integration import ObjectStore, SecretStore, SqlDatabase, remember_secret
+from orch.integration import (
+    ObjectStore,
+    SecretStore,
+    SqlDatabase,
+    folder_prefix,
+    relative_to_folder,
+    remember_secret,
+    under_folder,
+)
 from pydantic import Field, field_validator
 
 from orch_gcp.credentials import GcpCredentials
@@ -219,10 +227,7 @@ class GcsBucket(Block, ObjectStore):
     @field_validator("bucket_folder")
     @classmethod
     def _normalise_folder(cls, value: str) -> str:
-        value = value.strip("/")
-        if any(part in ("..", ".") for part in value.split("/")):
-            raise ValueError("bucket_folder may not contain '.' or '..' segments")
-        return f"{value}/" if value else ""
+        return folder_prefix(value, "bucket_folder")
 
     @classmethod
     def block_sample(cls) -> Self:
@@ -234,11 +239,11 @@ class GcsBucket(Block, ObjectStore):
 
     def object_name(self, path: str) -> str:
         """The full object name of ``path`` (relative to ``bucket_folder``)."""
-        return f"{self.bucket_folder}{path.lstrip('/')}" if self.bucket_folder else path
+        return under_folder(self.bucket_folder, path)
 
     def relative_name(self, full_name: str) -> str:
         """``full_name`` relative to ``bucket_folder`` (the inverse of :meth:`object_name`)."""
-        return full_name[len(self.bucket_folder) :] if self.bucket_folder else full_name
+        return relative_to_folder(self.bucket_folder, full_name)
 
     def url(self, name: str) -> str:
         """``gs://BUCKET/NAME`` of a full object name (for messages)."""

@@ -16,6 +16,8 @@ public name that stays stable (``docs/contributing.md``, "Writing an integration
   ``BlockNotFoundError``, ``SecretReferenceError``; the helpers
   ``block_label``, ``first_line`` and ``did_you_mean`` for messages, ``redact`` and
   ``remember_secret`` so that no secret reaches one;
+- object names under a block's folder: ``folder_prefix`` (the field's validator),
+  ``under_folder`` and ``relative_to_folder``;
 - role interfaces: ``ObjectStore``, ``SqlDatabase``, ``SecretStore``,
   ``Notifier``;
 - alerts from flow runs: ``notify_on`` (a flow hook sending through any notifier),
@@ -84,6 +86,9 @@ if TYPE_CHECKING:
     from orch.integration.notify import notify_on as notify_on
     from orch.integration.notify import render_template as render_template
     from orch.integration.notify import run_context as run_context
+    from orch.integration.paths import folder_prefix as folder_prefix
+    from orch.integration.paths import relative_to_folder as relative_to_folder
+    from orch.integration.paths import under_folder as under_folder
     from orch.integration.progress import Progress as Progress
     from orch.integration.progress import format_amount as format_amount
     from orch.integration.resources import ProcessResources as ProcessResources
@@ -105,6 +110,9 @@ _LAZY = {
     "Connector": ("orch.integration.connector", "Connector"),
     "Progress": ("orch.integration.progress", "Progress"),
     "format_amount": ("orch.integration.progress", "format_amount"),
+    "folder_prefix": ("orch.integration.paths", "folder_prefix"),
+    "relative_to_folder": ("orch.integration.paths", "relative_to_folder"),
+    "under_folder": ("orch.integration.paths", "under_folder"),
     "redact": ("orch.secrets.redaction", "redact"),
     "remember_secret": ("orch.secrets.redaction", "remember"),
     "Resolved": ("orch.secrets.references", "Resolved"),
@@ -169,12 +177,14 @@ __all__ = [
     "did_you_mean",
     "finish_remote",
     "first_line",
+    "folder_prefix",
     "format_amount",
     "lazy_exports",
     "link_run",
     "notify_on",
     "prepare_remote",
     "redact",
+    "relative_to_folder",
     "remember_secret",
     "render_template",
     "resolver_credentials",
@@ -182,6 +192,7 @@ __all__ = [
     "run_logger_or",
     "run_remote",
     "secret_cache_ttl",
+    "under_folder",
     "waits_for_upstream",
 ]
 
