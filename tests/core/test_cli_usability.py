@@ -288,3 +288,24 @@ def test_a_stale_entry_point_is_named_and_does_not_hide_the_other_types(tmp_path
     assert created.returncode == 1
     assert "reinstall stale-pkg" in created.stderr
     assert "Traceback" not in created.stderr
+
+
+def test_a_package_command_runs_as_orch_name(tmp_path: Path) -> None:
+    # A distribution declares `orch hello` in the entry-point group orch.commands; the
+    # rest of the line reaches its function untouched (its own --help included).
+    site = tmp_path / "site"
+    info = site / "hello_pkg-0.1.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: hello-pkg\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text(
+        "[orch.commands]\nhello = orch_hello_cmd:main\nruns = orch_hello_cmd:main\n"
+    )
+    (site / "orch_hello_cmd.py").write_text("def main(argv):\n    print('argv', argv)\n")
+    env = {"PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")])}
+    ran = orch("hello", "greet", "--loud", "--help", env=env)
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout == "argv ['greet', '--loud', '--help']\n"
+    listed = orch("--help", env=env)
+    assert "From hello-pkg" in listed.stdout
+    # A package never replaces a core command.
+    assert "argv" not in orch("runs", "ls", env=env).stdout

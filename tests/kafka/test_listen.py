@@ -196,11 +196,14 @@ def test_at_least_once_across_a_kill_9_mid_batch(
     assert _batches(tmp_path)[2] == killed_batch
 
 
+@pytest.mark.parametrize(
+    "command", [["orch_kafka"], ["orch.cli.main", "kafka"]], ids=["orch-kafka", "orch kafka"]
+)
 def test_the_command_names_a_bad_flow_or_topic_in_one_line(
-    kafka_broker: KafkaBroker, tmp_path: Path
+    kafka_broker: KafkaBroker, tmp_path: Path, command: list[str]
 ) -> None:
     env = {**os.environ, "ORCH_HOME": str(tmp_path / "home")}
-    base = [sys.executable, "-m", "orch_kafka", "listen"]
+    base = [sys.executable, "-m", *command, "listen"]
     out = subprocess.run(
         [*base, "tests.kafka.listen_flows:nothing", "--topic", "t", "--bootstrap-servers", "x:1"],
         cwd=ROOT,

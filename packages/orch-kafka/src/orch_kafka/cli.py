@@ -1,4 +1,5 @@
-"""``orch-kafka listen module:flow --topic ...``: run a flow per batch from the shell.
+"""``orch kafka listen module:flow --topic ...`` (also ``orch-kafka listen``): run a flow
+per batch from the shell.
 
 ``--topic`` names a saved ``kafka-topic`` block, or, with ``--connection`` (a saved
 ``kafka-connection`` block) or ``--bootstrap-servers``, a topic. The flow is ``module:name``
@@ -42,7 +43,8 @@ def load_flow(spec: str) -> Any:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="orch-kafka", description=__doc__.split("\n\n")[0])
+    prog = "orch kafka" if Path(sys.argv[0]).name == "orch" else "orch-kafka"
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("listen", help="Run a flow per batch of records of a topic.")
     p.add_argument("flow", help="module:name or path/to/file.py:name of the flow")

@@ -70,6 +70,36 @@ def _register() -> None:
     app.add_typer(store.app, name="store", help="The block store: info and key rotation.")
     app.add_typer(runs.app, name="runs", help="Flow and task run history.")
     app.command("ui")(ui.ui)
+    _register_package_commands()
+
+
+def _register_package_commands() -> None:
+    """``orch NAME ...`` for each entry point of the group ``orch.commands`` (a package's
+    own command, e.g. ``orch kafka listen``): ``NAME = "module:function"``, where
+    ``function(argv)`` takes the rest of the line. Its module is imported only when the
+    command runs, so packages add nothing to the start-up of other commands."""
+    from importlib.metadata import entry_points
+
+    for entry in entry_points(group="orch.commands"):
+        if entry.name in {"block", "store", "runs", "ui"}:
+            continue  # a package never shadows a core command
+
+        dist = entry.dist.name if entry.dist is not None else "a package"
+        app.command(
+            entry.name,
+            help=f"From {dist}: `orch {entry.name} --help` for its commands.",
+            context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+            add_help_option=False,
+        )(_passthrough(entry))
+
+
+def _passthrough(entry: Any) -> Any:
+    """The command that hands the rest of the line to ``entry``'s function."""
+
+    def run(ctx: typer.Context) -> None:
+        entry.load()(list(ctx.args))
+
+    return run
 
 
 class _Argument(typer.core.TyperArgument):
