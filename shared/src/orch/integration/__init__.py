@@ -17,7 +17,7 @@ public name that stays stable (``docs/contributing.md``, "Writing an integration
   ``block_label``, ``first_line`` and ``did_you_mean`` for messages, ``redact`` and
   ``remember_secret`` so that no secret reaches one;
 - object names under a block's folder: ``folder_prefix`` (the field's validator),
-  ``under_folder`` and ``relative_to_folder``;
+  ``under_folder``, ``relative_to_folder`` and ``glob_prefix`` (a listing's prefix);
 - role interfaces: ``ObjectStore``, ``SqlDatabase``, ``SecretStore``,
   ``Notifier``;
 - alerts from flow runs: ``notify_on`` (a flow hook sending through any notifier),
@@ -87,6 +87,7 @@ if TYPE_CHECKING:
     from orch.integration.notify import render_template as render_template
     from orch.integration.notify import run_context as run_context
     from orch.integration.paths import folder_prefix as folder_prefix
+    from orch.integration.paths import glob_prefix as glob_prefix
     from orch.integration.paths import relative_to_folder as relative_to_folder
     from orch.integration.paths import under_folder as under_folder
     from orch.integration.progress import Progress as Progress
@@ -111,6 +112,7 @@ _LAZY = {
     "Progress": ("orch.integration.progress", "Progress"),
     "format_amount": ("orch.integration.progress", "format_amount"),
     "folder_prefix": ("orch.integration.paths", "folder_prefix"),
+    "glob_prefix": ("orch.integration.paths", "glob_prefix"),
     "relative_to_folder": ("orch.integration.paths", "relative_to_folder"),
     "under_folder": ("orch.integration.paths", "under_folder"),
     "redact": ("orch.secrets.redaction", "redact"),
@@ -179,6 +181,7 @@ __all__ = [
     "first_line",
     "folder_prefix",
     "format_amount",
+    "glob_prefix",
     "lazy_exports",
     "link_run",
     "notify_on",

@@ -8,7 +8,7 @@ Example:
 
 from __future__ import annotations
 
-__all__ = ["folder_prefix", "relative_to_folder", "under_folder"]
+__all__ = ["folder_prefix", "glob_prefix", "relative_to_folder", "under_folder"]
 
 
 def folder_prefix(value: str, field: str = "folder") -> str:
@@ -47,3 +47,19 @@ def relative_to_folder(folder: str, full_name: str) -> str:
         'a.csv'
     """
     return full_name[len(folder) :] if folder else full_name
+
+
+def glob_prefix(pattern: str) -> str:
+    """The part of a shell glob before its first wildcard: the listing prefix that lets
+    the server narrow a listing the glob then filters.
+
+    Example:
+        >>> glob_prefix("2024/*/day-?.csv")
+        '2024/'
+    """
+    cut = len(pattern)
+    for char in "*?[":
+        index = pattern.find(char)
+        if index != -1:
+            cut = min(cut, index)
+    return pattern[:cut]

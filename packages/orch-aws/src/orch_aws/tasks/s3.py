@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from orch import task
-from orch.integration import Progress, block_label
+from orch.integration import Progress, block_label, glob_prefix
 
 from orch_aws.connector import S3Bucket
 from orch_aws.errors import S3Error, aws_errors, s3_error, s3_key_errors
@@ -446,15 +446,6 @@ def _rest_of_listing(
         ) from exc
 
 
-def _glob_literal(pattern: str) -> str:
-    """The part of a glob before its first wildcard (used as the listing prefix)."""
-    cut = len(pattern)
-    for char in "*?[":
-        index = pattern.find(char)
-        if index != -1:
-            cut = min(cut, index)
-    return pattern[:cut]
-
 
 @task
 def s3_list(
@@ -479,7 +470,7 @@ def s3_list(
     """
     effective = prefix
     if glob is not None:
-        literal = _glob_literal(glob)
+        literal = glob_prefix(glob)
         if literal.startswith(prefix):
             effective = literal
         elif not prefix.startswith(literal):

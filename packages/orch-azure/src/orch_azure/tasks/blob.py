@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from orch import task
-from orch.integration import Progress, block_label
+from orch.integration import Progress, block_label, glob_prefix
 
 from orch_azure.connector import AzureBlobContainer
 from orch_azure.errors import AzureError, AzureNotFoundError, azure_error, azure_errors
@@ -393,15 +393,6 @@ def _rest_of_listing(
         raise container._fail(exc, action, None) from exc
 
 
-def _glob_literal(pattern: str) -> str:
-    """The part of a glob before its first wildcard (used as the listing prefix)."""
-    cut = len(pattern)
-    for char in "*?[":
-        index = pattern.find(char)
-        if index != -1:
-            cut = min(cut, index)
-    return pattern[:cut]
-
 
 @task
 def blob_list(
@@ -426,7 +417,7 @@ def blob_list(
     """
     effective = prefix
     if glob is not None:
-        literal = _glob_literal(glob)
+        literal = glob_prefix(glob)
         if literal.startswith(prefix):
             effective = literal
         elif not prefix.startswith(literal):
