@@ -18,15 +18,10 @@ Example:
 from __future__ import annotations
 
 import functools
-import hashlib
 import inspect
-import json
-import pickle
 from collections.abc import Callable, Coroutine, Iterable, Sequence
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, overload
 
-from orch.cache_policies import CachePolicy, _NoCache
 from orch.engine.context import (
     FlowRunContext,
     TaskRun,
@@ -39,7 +34,13 @@ from orch.futures import FutureList, OrchFuture, unmapped
 from orch.states import State
 
 if TYPE_CHECKING:
+    from datetime import timedelta
+
+    from orch.cache_policies import CachePolicy
     from orch.engine.task_runners import TaskRunner
+
+# hashlib, json, pickle and orch.cache_policies are imported where they are used: a
+# script that only defines and runs tasks does not pay for them at start-up.
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -70,6 +71,10 @@ def task_input_hash(context: TaskRunContext, arguments: dict[str, Any]) -> str |
         ... def expensive(x: int) -> int:
         ...     return x * x
     """
+    import hashlib
+    import json
+    import pickle
+
     task_obj = context.task
     digest = hashlib.sha256()
     digest.update(task_obj.task_key.encode())
@@ -164,6 +169,8 @@ class Task(Generic[P, R]):
             raise ValueError(f"task {self.name!r}: timeout_seconds must be > 0")
         self.timeout_seconds = timeout_seconds
         if cache_policy is not None:
+            from orch.cache_policies import _NoCache
+
             if cache_key_fn is not None:
                 raise ValueError(
                     f"task {self.name!r}: give cache_policy or cache_key_fn, not both "
@@ -376,6 +383,8 @@ class Task(Generic[P, R]):
         except Exception:
             found = None
         if found is not self:
+            import pickle
+
             raise pickle.PicklingError(
                 f"task {self.name!r} is not importable as {module}.{qualname}"
             )

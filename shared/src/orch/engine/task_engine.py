@@ -8,8 +8,6 @@ imports it at run time.
 
 from __future__ import annotations
 
-import concurrent.futures as cf
-import pickle
 import threading
 import time
 from collections.abc import Callable, Coroutine, Iterable
@@ -29,6 +27,8 @@ from orch.futures import OrchFuture, has_futures, resolve_futures
 from orch.states import CACHED, COMPLETED, CRASHED, FAILED, RETRYING, RUNNING, State
 
 if TYPE_CHECKING:
+    import concurrent.futures as cf
+
     from orch.engine.task_runners import TaskRunner
     from orch.tasks import Task
 
@@ -349,7 +349,7 @@ def prepare_remote(
     run: TaskRun,
     *,
     history_to_parent: bool = False,
-    dumps: Callable[[Any], bytes] = pickle.dumps,
+    dumps: Callable[[Any], bytes] | None = None,
 ) -> tuple[Any, ...] | State[Any]:
     """In the parent, before a task call goes to another process: wait for its upstream
     runs (``wait_for`` and futures among its arguments), render its run name, and check
@@ -363,6 +363,10 @@ def prepare_remote(
     from orch.engine.task_runners import check_arguments_picklable, check_picklable
     from orch.secrets.redaction import revealed
 
+    if dumps is None:
+        import pickle
+
+        dumps = pickle.dumps
     check_picklable(task, "the task function", None, dumps)
     problem = _prepare(task, run, run.wait_for)
     run.wait_for = None
@@ -399,6 +403,8 @@ def finish_remote(
     """In the parent: the final state of a call ``run_remote`` ran elsewhere, from its
     ``outcome`` (what it returned), or from the ``error`` that getting it raised
     (``crashed``: the worker died; the run is recorded Crashed)."""
+    import pickle
+
     from orch.secrets.redaction import remember
 
     if outcome is None:
@@ -456,6 +462,8 @@ def run_remote(
         history.flush()
     exc = state.exception
     if exc is not None:
+        import pickle
+
         try:
             pickle.dumps(exc)
         except Exception:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import concurrent.futures as cf
 import contextvars
 import os
-import pickle
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -169,7 +168,7 @@ def check_arguments_picklable(
     task: Task[Any, Any],
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
-    dumps: Callable[[Any], bytes] = pickle.dumps,
+    dumps: Callable[[Any], bytes] | None = None,
 ) -> None:
     """Raise ``orch.errors.SerializationError`` naming the task and the first
     argument that ``dumps`` cannot pickle (plain numbers and strings are not tried)."""
@@ -177,6 +176,10 @@ def check_arguments_picklable(
         return
     from contextlib import suppress
 
+    if dumps is None:
+        import pickle
+
+        dumps = pickle.dumps
     with suppress(Exception):  # on failure: which one? checked one by one below
         dumps((args, kwargs))
         return
@@ -193,10 +196,14 @@ def check_picklable(
     task: Task[Any, Any],
     what: str,
     value: Any = None,
-    dumps: Callable[[Any], bytes] = pickle.dumps,
+    dumps: Callable[[Any], bytes] | None = None,
 ) -> bytes:
     """Pickle ``value`` (the task itself by default) or raise an error naming the task."""
     target = task if value is None else value
+    if dumps is None:
+        import pickle  # here: a thread-pool flow never pickles, and pickle costs at start
+
+        dumps = pickle.dumps
     try:
         return dumps(target)
     except Exception as exc:

@@ -21,16 +21,26 @@ import json
 import os
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
-
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from orch.errors import SecretKeyError
 from orch.settings import orch_home
+
+if TYPE_CHECKING:
+    from cryptography.exceptions import InvalidTag
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+# ``cryptography`` is imported when a key is used, not with this module: it costs ~25 ms,
+# and a flow run with no key configured (no parameter digests) must not pay it at start.
+
+
+def __getattr__(name: str) -> Any:
+    if name == "InvalidTag":
+        from cryptography.exceptions import InvalidTag
+
+        return InvalidTag
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 KEY_ENV = "ORCH_SECRET_KEY"
 _TOKEN_PREFIX = "v1:"  # noqa: S105 - a format tag, not a password
@@ -64,8 +74,7 @@ def key_id(key: bytes) -> str:
     return hmac.new(key, b"orch-store-key-id", hashlib.sha256).hexdigest()[:16]
 
 
-@dataclass(frozen=True)
-class KeySource:
+class KeySource(NamedTuple):
     key: bytes
     description: str  # "ORCH_SECRET_KEY" or the key file's path: never the key
     path: Path | None
@@ -137,6 +146,9 @@ def create_key_file() -> KeySource:
 
 
 def _subkey(key: bytes, purpose: bytes) -> bytes:
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose).derive(key)
 
 
@@ -149,7 +161,9 @@ class Cipher:
     """
 
     def __init__(self, key: bytes) -> None:
-        self._aead = AESGCM(key)
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+        self._aead: AESGCM = AESGCM(key)
         self.key_id = key_id(key)
         self._mac_key = _subkey(key, b"orch/v1/block-row-mac")
         self._seal_aead = AESGCM(_subkey(key, b"orch/v1/task-cache-seal"))
@@ -164,6 +178,8 @@ class Cipher:
         """Raises ``InvalidTag`` when the key or the context does not match, ``ValueError``
         when ``token`` is not a token at all."""
         if not token.startswith(_TOKEN_PREFIX):
+            from cryptography.exceptions import InvalidTag
+
             raise InvalidTag
         try:
             raw = base64.b64decode(token[len(_TOKEN_PREFIX) :], validate=True)
@@ -186,6 +202,8 @@ class Cipher:
     def unseal(self, blob: bytes, context: bytes) -> bytes:
         """The data ``seal`` sealed for ``context``; ``InvalidTag`` for anything else."""
         if not blob.startswith(_SEAL_PREFIX) or len(blob) < len(_SEAL_PREFIX) + 12 + 16:
+            from cryptography.exceptions import InvalidTag
+
             raise InvalidTag
         raw = blob[len(_SEAL_PREFIX) :]
         return self._seal_aead.decrypt(raw[:12], raw[12:], context)
