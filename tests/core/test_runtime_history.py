@@ -479,3 +479,49 @@ def test_a_package_links_a_flow_run_and_runs_show_prints_it(any_store: str) -> N
         write=False,
     )
     assert left[0] == 0
+
+
+@task
+def _inc(x: int) -> int:
+    return x + 1
+
+
+def test_ten_thousand_submits_and_maps_are_each_recorded_once_in_their_final_state() -> None:
+    # Records are batched (a run queued as started is not queued again when it ends while
+    # that entry waits): still one row per run, every one in its final state.
+    @flow(name="many-submits")
+    def many(n: int) -> int:
+        futures = [_inc.submit(i) for i in range(n)]
+        mapped = _inc.map(range(n))
+        return sum(f.result() for f in futures) + sum(mapped.result())
+
+    n = 10_000
+    assert many(n) == 2 * sum(range(1, n + 1))
+    history.flush()
+    run = history.list_flow_runs(flow="many-submits")[0]
+    assert run["task_runs"] == 2 * n
+    shown = history.get_flow_run(run["id"])
+    assert shown is not None
+    states = {t["state"] for t in shown["task_runs"]}
+    assert states == {"Completed"} and len({t["id"] for t in shown["task_runs"]}) == 2 * n
+
+
+def test_a_run_whose_start_was_written_mid_run_is_rewritten_when_it_ends() -> None:
+    # The writer takes the started entry (flush mid-run); the end must be queued again.
+    @task
+    def flushes_inside() -> str:
+        history.flush()  # the writer takes this run's "started" entry now
+        from orch import get_run_context
+
+        ctx = get_run_context()
+        assert history.get_task_run(ctx.task_run.id)["state"] == "Running"  # type: ignore[union-attr,index]
+        return ctx.task_run.id  # type: ignore[union-attr]
+
+    @flow(name="mid-run-flush")
+    def f() -> str:
+        return flushes_inside()
+
+    run_id = f()
+    history.flush()
+    stored = history.get_task_run(run_id)
+    assert stored is not None and stored["state"] == "Completed" and stored["ended"]

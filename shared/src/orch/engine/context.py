@@ -103,6 +103,7 @@ class TaskRun:
 
     __slots__ = (
         "_name",
+        "_queued",
         "args",
         "attempt",
         "cache_key",
@@ -140,6 +141,8 @@ class TaskRun:
         # ``.submit(wait_for=...)``: the runs to wait for first (a runner that runs the
         # call elsewhere waits for them here); cleared once waited for.
         self.wait_for: Iterable[Any] | None = None
+        # In the history writer's queue, not yet taken (orch.history.writer.record_task).
+        self._queued = False
 
     @property
     def name(self) -> str:

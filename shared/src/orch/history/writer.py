@@ -121,7 +121,9 @@ _INSERT_LOG = """INSERT INTO orch_run_logs (flow_run_id, task_run_id, ts, level,
     message) VALUES (?, ?, ?, ?, ?, ?)"""
 
 
-_queue: deque[tuple[Any, ...]] = deque()
+# Queued items: a TaskRun itself (most of them), or a tuple whose first item says what it
+# is ("f" flow run, "c" crash of a flow's task runs, "l" log line, "k" link).
+_queue: deque[Any] = deque()
 _wake = threading.Event()
 _write_lock = threading.Lock()
 _start_lock = threading.Lock()
@@ -160,12 +162,16 @@ def record_task(run: TaskRun) -> None:
     if sink is not None:
         sink.append(("t", run))
         return
-    if _enabled is False or (_enabled is None and not enabled()):
+    if run._queued or _enabled is False or (_enabled is None and not enabled()):
+        # Already queued and not yet taken by the writer: it reads the run's state when
+        # it writes, so one entry is enough (flush() clears the flag before reading).
         return
-    _queue.append(("t", run))
+    run._queued = True
+    _queue.append(run)  # the run itself, not a tuple: one allocation less per record
     if _writer is None:
         _start_writer()
-    elif len(_queue) > BATCH_WAKE:
+    elif len(_queue) > BATCH_WAKE and not _wake.is_set():
+        # Event.set() takes a lock and notifies: once per batch, not once per record.
         _wake.set()
 
 
@@ -244,6 +250,7 @@ def captured_records(records: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
         if item[0] == "t":
             run = copy(item[1])
             run.args, run.kwargs = (), {}
+            run._queued = False  # queued nowhere where it is replayed
             if run.id in seen:
                 out[seen[run.id]] = ("t", run)
                 continue
@@ -321,7 +328,9 @@ def _pending() -> str:
     tasks: set[str] = set()
     logs = 0
     for item in list(_queue):
-        if item[0] == "f":
+        if type(item) is not tuple:
+            tasks.add(item.id)
+        elif item[0] == "f":
             flows.add(item[1].id)
         elif item[0] == "t":
             tasks.add(item[1].id)
@@ -394,13 +403,17 @@ def flush() -> None:
     with _write_lock:
         if not _queue:
             return
-        batch: list[tuple[Any, ...]] = []
+        batch: list[Any] = []
         popleft = _queue.popleft
         try:
             while True:
                 batch.append(popleft())
         except IndexError:
             pass
+        for item in batch:
+            if type(item) is not tuple:
+                # Taken: a change from now on queues the run again (see record_task).
+                item._queued = False
         if batch:
             try:
                 _write(batch)
@@ -434,7 +447,7 @@ def _store() -> Store:
     return store
 
 
-def _write(batch: list[tuple[Any, ...]]) -> None:
+def _write(batch: list[Any]) -> None:
     from orch.secrets.redaction import redact
 
     flows: dict[str, FlowRun] = {}
@@ -445,10 +458,13 @@ def _write(batch: list[tuple[Any, ...]]) -> None:
     pid = os.getpid()
     now = time.time()
     for item in batch:
-        kind = item[0]
-        if kind == "t":
+        if type(item) is not tuple:
             # A run queued when it started and again when it ended is one row (its state
             # now); the started record matters only when a batch is written mid-run.
+            task_runs[item.id] = item
+            continue
+        kind = item[0]
+        if kind == "t":
             task_runs[item[1].id] = item[1]
         elif kind == "f":
             flows[item[1].id] = item[1]
