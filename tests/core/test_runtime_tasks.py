@@ -493,3 +493,48 @@ def test_process_pool_explains_what_cannot_be_pickled() -> None:
 
     with pytest.raises(SerializationError, match="task 'pid_and_square': its arguments"):
         g()
+
+
+def test_thread_pool_starts_threads_on_demand_up_to_max_workers_and_cancels_on_interrupt() -> None:
+    from orch.engine.task_runners import _ThreadPool
+
+    pool = _ThreadPool(3, "t")
+    import contextvars
+
+    gate = threading.Event()
+    futures = [pool.submit(contextvars.copy_context(), gate.wait) for _ in range(6)]
+    time.sleep(0.2)
+    assert len(pool._threads) == 3  # never more than max_workers, however many are queued
+    pool.shutdown(wait=False, cancel_futures=True)  # an interrupted flow: queued ones never run
+    gate.set()
+    assert sum(f.cancelled() for f in futures) == 3
+    assert all(f.result(timeout=5) is True for f in futures if not f.cancelled())
+    for thread in pool._threads:
+        thread.join(timeout=5)
+        assert not thread.is_alive()
+    with pytest.raises(RuntimeError, match="shut down"):
+        pool.submit(contextvars.copy_context(), gate.wait)
+
+
+def test_a_submit_outside_a_flow_finishes_before_the_process_exits(tmp_path: Any) -> None:
+    from tests.core.runtime_support import run_python, write_script
+
+    out = tmp_path / "done.txt"
+    script = write_script(
+        tmp_path,
+        "late.py",
+        f"""
+        import time
+        from orch import task
+
+        @task
+        def slow() -> None:
+            time.sleep(0.5)
+            open({str(out)!r}, "w").write("done")
+
+        slow.submit()  # never waited for: the interpreter waits for it at exit
+        """,
+    )
+    result = run_python(script, env={"ORCH_HOME": str(tmp_path)})
+    assert result.returncode == 0, result.stderr
+    assert out.read_text() == "done"
