@@ -311,9 +311,8 @@ class Task(Generic[P, R]):
                 return asyncio.run(run_task_async(self, run, flow_ctx, wait_for))
 
         else:
-
-            def call() -> State[Any]:
-                return run_task_sync(self, run, flow_ctx, wait_for)
+            # a partial (made and called in C) rather than a closure: one frame less a run
+            call = functools.partial(run_task_sync, self, run, flow_ctx, wait_for)
 
         return OrchFuture(runner.submit_call(self, run, call), run)
 
@@ -357,6 +356,11 @@ class Task(Generic[P, R]):
         count = next(iter(lengths.values()))
         n_pos = len(args)
         futures: FutureList[Any] = FutureList()
+        submit = self._submit
+        if n_pos == 1 and not kwargs and 0 in mapped:
+            # The common .map(items): no per-item rebuilding of arguments.
+            futures.extend([submit(runner, flow_ctx, (v,), {}, wait_for) for v in mapped[0]])
+            return futures
         for i in range(count):
             call_args = tuple(mapped[j][i] if j in mapped else static[j] for j in range(n_pos))
             call_kwargs = {k: (mapped[k][i] if k in mapped else static[k]) for k in kwargs}
