@@ -1,10 +1,36 @@
-"""Runtime figures: per-task overhead with run history on, `.map` fan-out, the hello flow end
-to end, and peak RSS of a 100,000-task map — beside Prefect 3 with --peers-python.
+"""Runtime figures: per-task overhead of a sequential call, ``.submit`` and ``.map`` with
+run history on (its write included), the hello flow end to end, and peak RSS of a
+100,000-task map — beside Prefect 3 with --peers-python.
 
-Targets: <= 30 us per sequential task call (history written, flush included), `.map` over
-10,000 items <= 1.5 s, `python docs/examples/hello.py` <= 250 ms, 100,000 mapped tasks
-<= 500 MB peak RSS. Prefect runs fewer calls (it takes milliseconds per task); its figures
-are per call / scaled to the same count.
+Targets (issue 19): <= 10 us per sequential task call, <= 30 us per ``.submit``, <= 20 us
+per mapped task, ``python docs/examples/hello.py`` <= 60 ms (bytecode cached), 100,000
+mapped tasks <= 500 MB peak RSS. Prefect runs fewer calls (it takes milliseconds per
+task); its figures are per call. Each orch figure is also given in CPU time (all threads
+of the process): on a loaded machine wall time mostly measures the other processes.
+
+What is left, and why (profiles: cProfile, ``gc.disable()`` A/B, ``-X importtime``; CPU
+per task on the 2-core development machine):
+
+- History write: ~5-7 us per task run, almost all inside SQLite (``executemany`` of the
+  upsert: the row plus 4 B-trees — random-id primary key, flow, started — and the WAL).
+  The Python side is ~0.8 us a row. It runs on the writer thread, in batches, so on a
+  machine with a free core most of it overlaps the flow. Time-ordered ids would make the
+  key inserts appends (~30% less in a 50,000-row store) but would make the short id
+  prefixes ``orch runs show`` accepts ambiguous; not done.
+- Sequential call: ~3 us of engine work (run object and id, context variable, state,
+  two history queue entries made one) + the history write above.
+- ``.submit`` / ``.map``: a plain ``concurrent.futures.Future`` per run (kept: runners of
+  integration packages return them and ``OrchFuture`` wraps them), a context copy, the
+  queue hand-off to a worker thread and the GIL switches it brings, and the cyclic GC:
+  each live future carries a ``threading.Condition`` (~10 tracked objects), and with
+  10,000 futures alive the collector's passes cost ~8 us per submit (``gc.disable()``
+  halves the figure; orch does not change the process's GC settings).
+- ``hello.py``: ~15 ms is the interpreter; ~35 ms is importing what a flow run needs
+  (``inspect`` for signatures ~8 ms, ``logging`` + ``concurrent.futures`` ~6 ms, the store:
+  ``sqlite3``, ``pathlib``, ``json`` ~8 ms; ``cryptography`` only when a store key
+  exists, for the parameter digests); ~5 ms the run itself (store open, schema check,
+  threads). With ``PYTHONDONTWRITEBYTECODE=1`` (CI) an editable install also compiles
+  orch's modules at every start (+~50 ms); a wheel install has them compiled.
 """
 
 from __future__ import annotations
@@ -30,27 +56,34 @@ def inc(x: int) -> int:
     return x + 1
 
 @flow
-def seq(n: int) -> float:
-    start = time.perf_counter()
+def seq(n: int) -> None:
     for i in range(n):
         inc(i)
-    return start
+
+@flow
+def sub(n: int) -> None:
+    futures = [inc.submit(i) for i in range(n)]
+    for f in futures:
+        f.result()
 
 @flow
 def fan(n: int) -> None:
     inc.map(range(n)).result()
 
 n = int(sys.argv[1])
-seq(100)                      # warm-up
-history.flush()
-start = seq(n)
-history.flush()               # history written: its cost is part of the figure
-seq_us = (time.perf_counter() - start) / n * 1e6
-t = time.perf_counter()
-fan(n)
-history.flush()
-map_s = time.perf_counter() - t
-print(json.dumps({"seq_us": seq_us, "map_s": map_s}))
+out = {}
+for name, fl in (("seq", seq), ("submit", sub), ("map", fan)):
+    fl(100)                   # warm-up
+    history.flush()
+    best = cpu = float("inf")
+    for _ in range(3):        # best of 3: the machine may be shared
+        t, c = time.perf_counter(), time.process_time()
+        fl(n)
+        history.flush()       # history written: its cost is part of the figure
+        best = min(best, (time.perf_counter() - t) / n * 1e6)
+        cpu = min(cpu, (time.process_time() - c) / n * 1e6)
+    out[name + "_us"], out[name + "_cpu_us"] = best, cpu
+print(json.dumps(out))
 """
 
 ORCH_RSS = """
@@ -88,14 +121,21 @@ def seq(n: int) -> float:
     return (time.perf_counter() - start) / n * 1e6
 
 @flow
+def sub(n: int) -> float:
+    start = time.perf_counter()
+    for f in [inc.submit(i) for i in range(n)]:
+        f.result()
+    return (time.perf_counter() - start) / n * 1e6
+
+@flow
 def fan(n: int) -> float:
     start = time.perf_counter()
     inc.map(range(n)).result()
-    return time.perf_counter() - start
+    return (time.perf_counter() - start) / n * 1e6
 
 n = int(sys.argv[1])
 seq(5)
-print(json.dumps({"seq_us": seq(n), "map_s": fan(n)}))
+print(json.dumps({"seq_us": seq(n), "submit_us": sub(n), "map_us": fan(n)}))
 """
 
 PREFECT_HELLO = """
@@ -144,7 +184,9 @@ def main() -> None:
     args = p.parse_args()
     py = sys.executable
     with tempfile.TemporaryDirectory() as home:
-        env = {"ORCH_HOME": home, "ORCH_LOGGING_LEVEL": "WARNING"}
+        # Bytecode written and then read, as with a wheel install (CI machines often set
+        # PYTHONDONTWRITEBYTECODE=1; the empty value turns it off).
+        env = {"ORCH_HOME": home, "ORCH_LOGGING_LEVEL": "WARNING", "PYTHONDONTWRITEBYTECODE": ""}
         ours = run_json(py, ORCH_SEQ, str(args.n), env=env)
         hello = median_wall_ms([py, str(ROOT / "docs/examples/hello.py")], 10, env)
         big = run_json(py, ORCH_RSS, str(args.big), env=env)
@@ -158,8 +200,7 @@ def main() -> None:
             }
             try:
                 got = run_json(args.peers_python, PREFECT_SEQ, str(args.peer_n), env=penv)
-                peer["seq_us"] = got["seq_us"]
-                peer["map_s"] = got["map_s"] * args.n / args.peer_n  # scaled to --n items
+                peer.update(got)
                 with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:
                     f.write(PREFECT_HELLO)
                 peer["hello"] = median_wall_ms([args.peers_python, f.name], 3, penv)
@@ -168,16 +209,21 @@ def main() -> None:
     table(
         [
             (f"{args.n:,} sequential task calls (per call)", ours["seq_us"], peer.get("seq_us"),
-             "us", "<= 30 us"),
-            (f".map over {args.n:,} items (thread pool)", ours["map_s"], peer.get("map_s"),
-             "s", "<= 1.5 s"),
-            ("python docs/examples/hello.py (wall)", hello, peer.get("hello"), "ms", "<= 250 ms"),
+             "us", "<= 10 us"),
+            (f"{args.n:,} .submit + .result (per task)", ours["submit_us"],
+             peer.get("submit_us"), "us", "<= 30 us"),
+            (f".map over {args.n:,} items (per task)", ours["map_us"], peer.get("map_us"),
+             "us", "<= 20 us"),
+            ("  the same three in CPU time: sequential", ours["seq_cpu_us"], None, "us", ""),
+            ("  .submit (CPU, all threads)", ours["submit_cpu_us"], None, "us", ""),
+            ("  .map (CPU, all threads)", ours["map_cpu_us"], None, "us", ""),
+            ("python docs/examples/hello.py (wall)", hello, peer.get("hello"), "ms", "<= 60 ms"),
             (f".map over {args.big:,} items: time", big["s"], None, "s", ""),
             (f".map over {args.big:,} items: peak RSS", big["rss_mb"], None, "MB", "<= 500 MB"),
         ]
     )
-    if args.peers_python and "map_s" in peer:
-        print(f"(prefect: {args.peer_n} calls measured, .map scaled to {args.n:,} items)")
+    if args.peers_python and "map_us" in peer:
+        print(f"(prefect: {args.peer_n} calls measured per figure)")
 
 
 if __name__ == "__main__":
