@@ -96,10 +96,14 @@ def start_moto(log: Path) -> tuple[subprocess.Popen[bytes], str]:
     raise SystemExit(f"moto_server did not start: see {log}")
 
 
-def timed(fn: Callable[[], object]) -> float:
-    """Seconds one call takes."""
-    start = time.perf_counter()
+def timed(fn: Callable[[], object], cpu: list[float] | None = None) -> float:
+    """Seconds one call takes; with ``cpu``, also appends the CPU seconds this process
+    spent in it (all threads). moto runs in another process, so this is the client's
+    share alone: where our overhead would show, without the server's noise."""
+    start, start_cpu = time.perf_counter(), time.process_time()
     fn()
+    if cpu is not None:
+        cpu.append(time.process_time() - start_cpu)
     return time.perf_counter() - start
 
 
@@ -129,7 +133,7 @@ def row(metric: str, ours: float, raw: float, unit: str, ratio: float, target: s
 def main() -> None:
     p = parser(__doc__ or "")
     p.add_argument("--size-mib", type=int, default=64, help="file size (the issue's: 512)")
-    p.add_argument("--runs", type=int, default=3, help="timed runs of each transfer")
+    p.add_argument("--runs", type=int, default=7, help="timed runs of each transfer")
     p.add_argument("--objects", type=int, default=10_000, help="objects to list")
     args = p.parse_args()
     os.environ.update(ENV)
@@ -176,12 +180,17 @@ def main() -> None:
                 fn()
             up: dict[str, list[float]] = {"orch": [], "raw": []}
             down: dict[str, list[float]] = {"orch": [], "raw": []}
+            cpu: dict[str, list[float]] = {
+                k: [] for k in ("up-orch", "up-raw", "dn-orch", "dn-raw")
+            }
             for run in range(args.runs):
                 sides = ["orch", "raw"] if run % 2 == 0 else ["raw", "orch"]
                 for side in sides:
-                    up[side].append(timed(orch_up if side == "orch" else raw_up))
+                    fn = orch_up if side == "orch" else raw_up
+                    up[side].append(timed(fn, cpu[f"up-{side}"]))
                 for side in sides:
-                    down[side].append(timed(orch_down if side == "orch" else raw_down))
+                    fn = orch_down if side == "orch" else raw_down
+                    down[side].append(timed(fn, cpu[f"dn-{side}"]))
             assert (tmp / "orch.out").read_bytes() == src.read_bytes()
 
             n = args.objects
@@ -248,6 +257,13 @@ def main() -> None:
         "",
     )
     print(f"get_client('s3') on a block that has its client: {get_client_us(creds):.2f} us")
+    # The client's CPU per transfer (this process, all threads; moto is another process):
+    # the part of the time that is ours, far steadier than wall time on a loaded machine.
+    for what, key in (("upload", "up"), ("download", "dn")):
+        o, r = statistics.median(cpu[f"{key}-orch"]), statistics.median(cpu[f"{key}-raw"])
+        print(
+            f"  {what} client CPU per run (s, median): orch {o:.3f}, boto3 {r:.3f} ({o / r:.2f}x)"
+        )
     # The spread of each side's runs, so a reader can tell a real gap from a noisy machine.
     for what, samples in (("upload", up), ("download", down)):
         for side in ("orch", "raw"):

@@ -16,6 +16,7 @@ ratios.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import socket
 import statistics
@@ -108,9 +109,14 @@ def start_azurite(log: Path) -> tuple[subprocess.Popen[bytes], str, float]:
     raise SystemExit(f"azurite did not start: see {log}")
 
 
-def timed(fn: Callable[[], object]) -> float:
-    start = time.perf_counter()
+def timed(fn: Callable[[], object], cpu: list[float] | None = None) -> float:
+    """Seconds one call takes; with ``cpu``, also appends the CPU seconds this process
+    spent in it (all threads). Azurite is another process, so this is the client's share
+    alone: where our overhead would show, without the server's noise."""
+    start, start_cpu = time.perf_counter(), time.process_time()
     fn()
+    if cpu is not None:
+        cpu.append(time.process_time() - start_cpu)
     return time.perf_counter() - start
 
 
@@ -131,7 +137,7 @@ def row(metric: str, ours: float, raw: float, unit: str, ratio: float, target: s
 def main() -> None:
     p = parser(__doc__ or "")
     p.add_argument("--size-mib", type=int, default=256, help="file size (the issue's: 256)")
-    p.add_argument("--runs", type=int, default=3, help="timed runs of each transfer")
+    p.add_argument("--runs", type=int, default=5, help="timed runs of each transfer")
     p.add_argument("--blobs", type=int, default=10_000, help="blobs to list")
     args = p.parse_args()
 
@@ -146,7 +152,10 @@ def main() -> None:
         try:
             creds = AzureCredentials(account_url=url, account_key=KEY)
             container = AzureBlobContainer(container_name="bench", credentials=creds)
-            raw = BlobServiceClient(url, credential=KEY).get_container_client("bench")
+            # The same client settings as orch's: the SDK's per-request log lines at DEBUG.
+            raw = BlobServiceClient(
+                url, credential=KEY, http_logging_level=logging.DEBUG
+            ).get_container_client("bench")
             raw.create_container()
             src = tmp / "src.bin"
             with src.open("wb") as f:
@@ -179,12 +188,17 @@ def main() -> None:
                 fn()
             up: dict[str, list[float]] = {"orch": [], "raw": []}
             down: dict[str, list[float]] = {"orch": [], "raw": []}
+            cpu: dict[str, list[float]] = {
+                k: [] for k in ("up-orch", "up-raw", "dn-orch", "dn-raw")
+            }
             for run in range(args.runs):
                 sides = ["orch", "raw"] if run % 2 == 0 else ["raw", "orch"]
                 for side in sides:
-                    up[side].append(timed(orch_up if side == "orch" else raw_up))
+                    fn = orch_up if side == "orch" else raw_up
+                    up[side].append(timed(fn, cpu[f"up-{side}"]))
                 for side in sides:
-                    down[side].append(timed(orch_down if side == "orch" else raw_down))
+                    fn = orch_down if side == "orch" else raw_down
+                    down[side].append(timed(fn, cpu[f"dn-{side}"]))
             assert (tmp / "orch.out").stat().st_size == src.stat().st_size
             for name in ("orch.bin", "raw.bin"):
                 raw.delete_blob(name)  # free Azurite's memory before the listing
@@ -248,6 +262,11 @@ def main() -> None:
         for side in ("orch", "raw"):
             rates = sorted(size / s for s in samples[side])
             print(f"  {what} {side:4} MiB/s per run: " + ", ".join(f"{r:.1f}" for r in rates))
+    # The client's CPU per transfer (this process, all threads; Azurite is another
+    # process): the part of the time that is ours, far steadier than wall time.
+    for what, key in (("upload", "up"), ("download", "dn")):
+        o, r = statistics.median(cpu[f"{key}-orch"]), statistics.median(cpu[f"{key}-raw"])
+        print(f"  {what} client CPU per run (s, median): orch {o:.3f}, SDK {r:.3f} ({o / r:.2f}x)")
     sys.stdout.flush()
 
 
