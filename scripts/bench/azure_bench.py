@@ -184,20 +184,30 @@ def main() -> None:
                         max_concurrency=CONCURRENCY
                     ).readinto(out)
 
+            def raw_down_atomic() -> None:
+                # The SDK with what blob_download adds: a temporary file beside the target,
+                # renamed over it when complete (a failed download leaves nothing).
+                fd, part = tempfile.mkstemp(dir=tmp, prefix=".raw.out.")
+                with os.fdopen(fd, "wb") as out:
+                    raw.get_blob_client("raw.bin").download_blob(
+                        max_concurrency=CONCURRENCY
+                    ).readinto(out)
+                os.replace(part, tmp / "raw.out")
+
             for fn in (orch_up, raw_up, orch_down, raw_down):  # warm-up
                 fn()
             up: dict[str, list[float]] = {"orch": [], "raw": []}
-            down: dict[str, list[float]] = {"orch": [], "raw": []}
+            down: dict[str, list[float]] = {"orch": [], "raw": [], "atomic": []}
             cpu: dict[str, list[float]] = {
-                k: [] for k in ("up-orch", "up-raw", "dn-orch", "dn-raw")
+                k: [] for k in ("up-orch", "up-raw", "dn-orch", "dn-raw", "dn-atomic")
             }
             for run in range(args.runs):
                 sides = ["orch", "raw"] if run % 2 == 0 else ["raw", "orch"]
                 for side in sides:
                     fn = orch_up if side == "orch" else raw_up
                     up[side].append(timed(fn, cpu[f"up-{side}"]))
-                for side in sides:
-                    fn = orch_down if side == "orch" else raw_down
+                for side in [*sides, "atomic"] if run % 2 == 0 else ["atomic", *sides]:
+                    fn = {"orch": orch_down, "raw": raw_down, "atomic": raw_down_atomic}[side]
                     down[side].append(timed(fn, cpu[f"dn-{side}"]))
             assert (tmp / "orch.out").stat().st_size == src.stat().st_size
             for name in ("orch.bin", "raw.bin"):
@@ -267,6 +277,14 @@ def main() -> None:
     for what, key in (("upload", "up"), ("download", "dn")):
         o, r = statistics.median(cpu[f"{key}-orch"]), statistics.median(cpu[f"{key}-raw"])
         print(f"  {what} client CPU per run (s, median): orch {o:.3f}, SDK {r:.3f} ({o / r:.2f}x)")
+    # The SDK writing as blob_download does (temporary file, then a rename over the old
+    # one): the cost of an atomic download on this file system, not of orch.
+    atomic = statistics.median(down["atomic"])
+    print(
+        f"  download with the SDK into a temporary file + rename: {size / atomic:.1f} MiB/s, "
+        f"client CPU {statistics.median(cpu['dn-atomic']):.3f} s "
+        f"(orch/this: {atomic / dn_o:.3f})"
+    )
     sys.stdout.flush()
 
 
