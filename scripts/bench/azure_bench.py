@@ -11,6 +11,23 @@
 Default size 256 MiB (the issue's). Azurite (tests/package.json; ``npm ci`` there if it is
 missing) keeps blobs in memory, so absolute rates are Azurite's, not Azure's: read the
 ratios.
+
+Like for like: the same file, ``max_concurrency``, block sizes (the SDK's defaults) and
+client settings (the raw client gets orch's ``http_logging_level``); the client's CPU per
+transfer is printed beside the rates (Azurite is another process), and the download is
+also timed with the SDK writing as ``blob_download`` does (temporary file + rename).
+
+What is left, and why (issue 19, profiled with cProfile and per-call CPU): the upload is
+the SDK's (256 MiB, median of 5: 0.96 of its rate, client CPU 0.98x). The download costs
+more CPU than the SDK writing in place (0.93 s vs 0.64 s, nearly all kernel time): that
+is the atomic download (a new file, renamed over the old one when complete: ext4 then
+allocates and starts writing back the new file's blocks, and frees the old one's). The
+SDK writing the same way costs the same (0.89 s; orch at 1.01x its rate), so that is the
+price of "a failed download leaves nothing half-written", kept on purpose. The listing
+grows the process as much as ``list_blobs`` (+70.9 vs +69.0 MiB: the SDK's pager holds a
+page of 5,000 ``BlobProperties`` on either side); the peak stays ~12 MiB above: the
+import of orch and pydantic (~10 MiB) and the run history's first write in the process
+(~2 MiB), once per process.
 """
 
 from __future__ import annotations

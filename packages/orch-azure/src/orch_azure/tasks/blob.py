@@ -385,13 +385,7 @@ def _iter_blobs(container: AzureBlobContainer, prefix: str, action: str) -> Iter
 def _rest_of_listing(
     container: AzureBlobContainer, action: str, first: list[Any], pages: Iterator[Any]
 ) -> Iterator[Any]:
-    # Only an iterator over the first page stays here: it lets go of the page once
-    # exhausted (a generator's locals live as long as it does, and 5,000 parsed
-    # ``BlobProperties`` are several MiB that would otherwise stay for the whole listing).
-    rest = iter(first)
-    del first
-    yield from rest
-    del rest
+    yield from first
     try:
         for page in pages:
             yield from page
