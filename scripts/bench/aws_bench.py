@@ -17,11 +17,12 @@ the rates: moto is another process, so that is where our overhead would show.
 
 What is left, and why (issue 19, profiled with cProfile and per-call CPU): nothing
 measurable on the data path. Per 64 MiB the client's CPU is boto3's within noise (upload
-0.131 s vs 0.124 s, download 0.104 s vs 0.103 s, median of 7); the progress callback runs
-512 times per 64 MiB (~1 ms); a 1 KiB upload costs 3.7 ms of CPU vs 3.1 ms (the task run,
-its history record, the progress summary). The wall-rate ratio still swings from run to
-run (0.77 to 1.08 in medians of 5-7; single runs from 47 to 131 MiB/s on both sides):
-moto is a single Python process on a 2-core machine shared with other jobs. The listing
+0.115 s vs 0.111 s, download 0.100 s vs 0.107 s, median of 7; on a busier run 1.06x and
+1.01x); the progress callback runs 512 times per 64 MiB (~1 ms); a 1 KiB upload costs
+3.7 ms of CPU vs 3.1 ms (the task run, its history record, the progress summary). The
+wall-rate ratio follows moto's load: 0.99 / 0.96 (upload / download) on a quiet run,
+0.77 / 0.80 on a busy one, 1.08 / 1.13 on another (single runs from 39 to 175 MiB/s on
+both sides): moto is a single Python process on a 2-core machine shared with other jobs. The listing
 grows the process as much as boto3's paginator (one page of 1,000 objects at a time,
 since the first page is let go once yielded); the peak RSS stays ~11 MiB above boto3's:
 ~9 MiB is importing orch and pydantic (the blocks are pydantic models), ~2 MiB the run
