@@ -22,8 +22,10 @@ the SDK's (256 MiB, median of 5: 0.96 of its rate, client CPU 0.98x). The downlo
 more CPU than the SDK writing in place (0.93 s vs 0.64 s, nearly all kernel time): that
 is the atomic download (a new file, renamed over the old one when complete: ext4 then
 allocates and starts writing back the new file's blocks, and frees the old one's). The
-SDK writing the same way costs the same (0.89 s; orch at 1.01x its rate), so that is the
-price of "a failed download leaves nothing half-written", kept on purpose. The listing
+SDK writing the same way costs the same (0.89 s; orch at 1.01x its rate; a second run:
+0.94 s vs 0.47 s in place, 0.88 s with the rename), so that is the price of "a failed
+download leaves nothing half-written", kept on purpose. Upload rates swing most (a second
+run: 0.90, single runs 55-211 MiB/s on both sides, client CPU 0.99x). The listing
 grows the process as much as ``list_blobs`` (+70.9 vs +69.0 MiB: the SDK's pager holds a
 page of 5,000 ``BlobProperties`` on either side); the peak stays ~12 MiB above: the
 import of orch and pydantic (~10 MiB) and the run history's first write in the process
