@@ -11,11 +11,31 @@
 Default size 256 MiB (the issue's). Azurite (tests/package.json; ``npm ci`` there if it is
 missing) keeps blobs in memory, so absolute rates are Azurite's, not Azure's: read the
 ratios.
+
+Like for like: the same file, ``max_concurrency``, block sizes (the SDK's defaults) and
+client settings (the raw client gets orch's ``http_logging_level``); the client's CPU per
+transfer is printed beside the rates (Azurite is another process), and the download is
+also timed with the SDK writing as ``blob_download`` does (temporary file + rename).
+
+What is left, and why (issue 19, profiled with cProfile and per-call CPU): the upload is
+the SDK's (256 MiB, median of 5: 0.96 of its rate, client CPU 0.98x). The download costs
+more CPU than the SDK writing in place (0.93 s vs 0.64 s, nearly all kernel time): that
+is the atomic download (a new file, renamed over the old one when complete: ext4 then
+allocates and starts writing back the new file's blocks, and frees the old one's). The
+SDK writing the same way costs the same (0.89 s; orch at 1.01x its rate; a second run:
+0.94 s vs 0.47 s in place, 0.88 s with the rename), so that is the price of "a failed
+download leaves nothing half-written", kept on purpose. Upload rates swing most (a second
+run: 0.90, single runs 55-211 MiB/s on both sides, client CPU 0.99x). The listing
+grows the process as much as ``list_blobs`` (+70.9 vs +69.0 MiB: the SDK's pager holds a
+page of 5,000 ``BlobProperties`` on either side); the peak stays ~12 MiB above: the
+import of orch and pydantic (~10 MiB) and the run history's first write in the process
+(~2 MiB), once per process.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import socket
 import statistics
@@ -108,9 +128,14 @@ def start_azurite(log: Path) -> tuple[subprocess.Popen[bytes], str, float]:
     raise SystemExit(f"azurite did not start: see {log}")
 
 
-def timed(fn: Callable[[], object]) -> float:
-    start = time.perf_counter()
+def timed(fn: Callable[[], object], cpu: list[float] | None = None) -> float:
+    """Seconds one call takes; with ``cpu``, also appends the CPU seconds this process
+    spent in it (all threads). Azurite is another process, so this is the client's share
+    alone: where our overhead would show, without the server's noise."""
+    start, start_cpu = time.perf_counter(), time.process_time()
     fn()
+    if cpu is not None:
+        cpu.append(time.process_time() - start_cpu)
     return time.perf_counter() - start
 
 
@@ -131,7 +156,7 @@ def row(metric: str, ours: float, raw: float, unit: str, ratio: float, target: s
 def main() -> None:
     p = parser(__doc__ or "")
     p.add_argument("--size-mib", type=int, default=256, help="file size (the issue's: 256)")
-    p.add_argument("--runs", type=int, default=3, help="timed runs of each transfer")
+    p.add_argument("--runs", type=int, default=5, help="timed runs of each transfer")
     p.add_argument("--blobs", type=int, default=10_000, help="blobs to list")
     args = p.parse_args()
 
@@ -146,7 +171,10 @@ def main() -> None:
         try:
             creds = AzureCredentials(account_url=url, account_key=KEY)
             container = AzureBlobContainer(container_name="bench", credentials=creds)
-            raw = BlobServiceClient(url, credential=KEY).get_container_client("bench")
+            # The same client settings as orch's: the SDK's per-request log lines at DEBUG.
+            raw = BlobServiceClient(
+                url, credential=KEY, http_logging_level=logging.DEBUG
+            ).get_container_client("bench")
             raw.create_container()
             src = tmp / "src.bin"
             with src.open("wb") as f:
@@ -175,16 +203,31 @@ def main() -> None:
                         max_concurrency=CONCURRENCY
                     ).readinto(out)
 
+            def raw_down_atomic() -> None:
+                # The SDK with what blob_download adds: a temporary file beside the target,
+                # renamed over it when complete (a failed download leaves nothing).
+                fd, part = tempfile.mkstemp(dir=tmp, prefix=".raw.out.")
+                with os.fdopen(fd, "wb") as out:
+                    raw.get_blob_client("raw.bin").download_blob(
+                        max_concurrency=CONCURRENCY
+                    ).readinto(out)
+                os.replace(part, tmp / "raw.out")
+
             for fn in (orch_up, raw_up, orch_down, raw_down):  # warm-up
                 fn()
             up: dict[str, list[float]] = {"orch": [], "raw": []}
-            down: dict[str, list[float]] = {"orch": [], "raw": []}
+            down: dict[str, list[float]] = {"orch": [], "raw": [], "atomic": []}
+            cpu: dict[str, list[float]] = {
+                k: [] for k in ("up-orch", "up-raw", "dn-orch", "dn-raw", "dn-atomic")
+            }
             for run in range(args.runs):
                 sides = ["orch", "raw"] if run % 2 == 0 else ["raw", "orch"]
                 for side in sides:
-                    up[side].append(timed(orch_up if side == "orch" else raw_up))
-                for side in sides:
-                    down[side].append(timed(orch_down if side == "orch" else raw_down))
+                    fn = orch_up if side == "orch" else raw_up
+                    up[side].append(timed(fn, cpu[f"up-{side}"]))
+                for side in [*sides, "atomic"] if run % 2 == 0 else ["atomic", *sides]:
+                    fn = {"orch": orch_down, "raw": raw_down, "atomic": raw_down_atomic}[side]
+                    down[side].append(timed(fn, cpu[f"dn-{side}"]))
             assert (tmp / "orch.out").stat().st_size == src.stat().st_size
             for name in ("orch.bin", "raw.bin"):
                 raw.delete_blob(name)  # free Azurite's memory before the listing
@@ -248,6 +291,19 @@ def main() -> None:
         for side in ("orch", "raw"):
             rates = sorted(size / s for s in samples[side])
             print(f"  {what} {side:4} MiB/s per run: " + ", ".join(f"{r:.1f}" for r in rates))
+    # The client's CPU per transfer (this process, all threads; Azurite is another
+    # process): the part of the time that is ours, far steadier than wall time.
+    for what, key in (("upload", "up"), ("download", "dn")):
+        o, r = statistics.median(cpu[f"{key}-orch"]), statistics.median(cpu[f"{key}-raw"])
+        print(f"  {what} client CPU per run (s, median): orch {o:.3f}, SDK {r:.3f} ({o / r:.2f}x)")
+    # The SDK writing as blob_download does (temporary file, then a rename over the old
+    # one): the cost of an atomic download on this file system, not of orch.
+    atomic = statistics.median(down["atomic"])
+    print(
+        f"  download with the SDK into a temporary file + rename: {size / atomic:.1f} MiB/s, "
+        f"client CPU {statistics.median(cpu['dn-atomic']):.3f} s "
+        f"(orch/this: {atomic / dn_o:.3f})"
+    )
     sys.stdout.flush()
 
 

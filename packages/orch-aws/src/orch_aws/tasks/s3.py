@@ -436,7 +436,12 @@ def _rest_of_listing(
 ) -> Iterator[dict[str, Any]]:
     if first is None:
         return
-    yield from first.get("Contents", ())
+    contents = first.get("Contents", ())
+    # Drop our references to the first page before the next is fetched: a generator's
+    # locals live as long as it does, and a page of 1,000 parsed objects is ~1 MiB.
+    del first
+    yield from contents
+    del contents
     try:
         for page in pages:
             yield from page.get("Contents", ())
