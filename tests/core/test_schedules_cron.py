@@ -3,6 +3,7 @@ computed from fixed clocks (no waiting)."""
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -67,7 +68,7 @@ def test_hourly_cron_runs_every_real_hour_through_both_changes() -> None:
         for _ in range(4):
             ts = hourly.next_after(ts)
             slots.append(ts)
-        assert [b - a for a, b in zip(slots, slots[1:], strict=False)] == [3600.0] * 3
+        assert [b - a for a, b in itertools.pairwise(slots)] == [3600.0] * 3
 
 
 def test_a_utc_cron_ignores_local_changes_and_slots_are_strictly_after() -> None:

@@ -4,6 +4,7 @@ overlap policies, SIGTERM, and a kill -9 whose crashed run a surviving server re
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
@@ -49,7 +50,7 @@ def test_a_flow_runs_every_second_and_its_runs_show_the_deployment(folder: Path)
     # whole seconds, one apart: the slots every server computes
     times = sorted(float(r["slot"]) for r in rows if r["kind"] == "scheduled")
     assert all(t == int(t) for t in times)
-    assert [b - a for a, b in zip(times, times[1:], strict=False)] == [1.0] * (len(times) - 1)
+    assert [b - a for a, b in itertools.pairwise(times)] == [1.0] * (len(times) - 1)
     listed = orch("runs", "ls", "--deployment", "ticker", "--json", cwd=folder)
     assert listed.returncode == 0, listed.stderr
     runs = json.loads(listed.stdout)
@@ -119,7 +120,7 @@ def _intervals(name: str) -> list[tuple[float, float]]:
 
 
 def _overlapping(spans: list[tuple[float, float]]) -> bool:
-    return any(b[0] < a[1] for a, b in zip(spans, spans[1:], strict=False))
+    return any(b[0] < a[1] for a, b in itertools.pairwise(spans))
 
 
 def test_missed_slots_after_a_5s_pause_and_the_overlap_policies(folder: Path) -> None:

@@ -4,6 +4,7 @@ coordinator."""
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
 from pathlib import Path
 
@@ -38,7 +39,7 @@ def _scheduled(name: str) -> list[dict[str, object]]:
 
 def _no_gaps(rows: list[dict[str, object]]) -> None:
     times = [float(r["slot"]) for r in rows]  # type: ignore[arg-type]
-    assert [b - a for a, b in zip(times, times[1:], strict=False)] == [1.0] * (len(times) - 1)
+    assert [b - a for a, b in itertools.pairwise(times)] == [1.0] * (len(times) - 1)
 
 
 def test_two_servers_race_for_60_slots_and_run_each_once(folder: Path) -> None:
