@@ -61,6 +61,10 @@ def test_a_flow_runs_every_second_and_its_runs_show_the_deployment(folder: Path)
     assert done <= {r["id"] for r in runs}
     table = orch("runs", "ls", cwd=folder).stdout
     assert "deployment" in table and "ticker" in table
+    from orch.ui.queries import RunFilter, list_runs
+
+    page = list_runs(RunFilter(), limit=5)["runs"]  # what orch ui shows
+    assert page and {r["deployment"] for r in page} == {"ticker"}
     assert not server_ids("ticker")  # the server's row went with it
 
 
@@ -97,6 +101,9 @@ def test_run_now_from_another_shell_pause_and_resume(folder: Path) -> None:
     queued = orch("deployments", "run", "later", cwd=folder)
     assert queued.returncode == 0
     assert "no live server serves deployment 'later'" in queued.stderr
+    assert orch("deployments", "rm", "later", cwd=folder).returncode == 0
+    assert json.loads(orch("deployments", "ls", "--json", cwd=folder).stdout) == []
+    assert slots("later") == []
 
 
 SERVE_POLICIES = """

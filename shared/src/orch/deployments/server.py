@@ -340,6 +340,7 @@ class Server:
         """Insert a slot row if no server did: the state it got, or None when taken."""
         key = key or ds.slot_key(slot)
         now = time.time()
+        overlap_note = "skipped: a run was still going (overlap=skip)"
 
         def work(tx: Tx) -> str | None:
             final = state
@@ -369,11 +370,7 @@ class Server:
                     now,
                     None,
                     now if final == "skipped" else None,
-                    note
-                    if final == state
-                    else "skipped: a run was still going (overlap=skip)"
-                    if final == "skipped"
-                    else note,
+                    note if final != "skipped" or state == "skipped" else overlap_note,
                 ),
             )
             return final if tx.rowcount == 1 else None
