@@ -39,9 +39,6 @@ def tick(n: int = 0) -> int:
 tick.serve(name="idle", cron="0 2 * * *")
 """
 
-TICKS = os.sysconf("SC_CLK_TCK")
-
-
 def _tree(pid: int) -> list[int]:
     """``pid`` and its descendants (Prefect's serve starts its API server as a child)."""
     parents: dict[int, int] = {}
@@ -63,13 +60,15 @@ def _tree(pid: int) -> list[int]:
 
 
 def _cpu_seconds(pid: int) -> float:
+    """CPU time of the tree, from each thread's schedstat (nanoseconds: an idle server
+    uses less than one 10 ms tick of /proc/PID/stat in a minute)."""
     total = 0.0
     for p in _tree(pid):
-        try:
-            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
+        for task in Path(f"/proc/{p}/task").glob("*"):
+            try:
+                total += int((task / "schedstat").read_text().split()[0]) / 1e9
+            except (OSError, ValueError, IndexError):
+                continue
     return total
 
 
