@@ -13,10 +13,17 @@ def _loaded_after(code: str, modules: list[str]) -> list[str]:
 
 
 def test_import_orch_loads_nothing_heavy() -> None:
-    heavy = ["pydantic", "cryptography", "sqlite3", "typer", "rich", "typing"]
+    heavy = ["pydantic", "cryptography", "sqlite3", "typer", "rich", "typing", "cronsim"]
     assert _loaded_after("import orch", heavy) == []
 
 
 def test_using_blocks_does_not_load_the_cli_or_crypto_until_needed() -> None:
     code = "from orch import Block, SecretStr\nclass A(Block):\n    x: int\nA(x=1)"
     assert _loaded_after(code, ["typer", "rich", "cryptography", "psycopg"]) == []
+
+
+def test_flows_load_no_scheduler_until_one_is_served() -> None:
+    # cronsim and the serving loop load when a schedule is made, not with `orch` or @flow
+    code = "from orch import flow\n@flow\ndef f() -> int:\n    return 1\nf()"
+    assert _loaded_after(code, ["cronsim", "orch.deployments", "orch.schedules"]) == []
+    assert _loaded_after("import orch.schedules", ["cronsim"]) == []
