@@ -94,7 +94,7 @@ def test_run_now_from_another_shell_pause_and_resume(folder: Path) -> None:
     finally:
         assert stop(server) == 0
     scheduled = [float(s["slot"]) for s in slots("later") if s["kind"] == "scheduled"]
-    assert all(resumed_at - 1 < t < paused_at + 0.6 for t in scheduled)
+    assert all(resumed_at - 1 < t < paused_at + 1.5 for t in scheduled)
     inspect = orch("deployments", "inspect", "later", cwd=folder)
     assert "every 1 s" in inspect.stdout and "paused" in inspect.stdout
     # With no server left, a request says so (and waits for one).
@@ -143,16 +143,19 @@ def test_missed_slots_after_a_5s_pause_and_the_overlap_policies(folder: Path) ->
     finally:
         assert stop(proc) == 0
     skipped = slots("skip-missed")
-    (missed,) = [s for s in skipped if s["kind"] == "missed"]
-    assert missed["state"] == "skipped" and "missed slot(s) skipped" in missed["note"]
-    assert not [s for s in skipped if s["kind"] == "catch-up"]
+    missed = [s for s in skipped if s["kind"] == "missed"]
+    assert missed and all(s["state"] == "skipped" for s in missed)
+    assert "missed slot(s) skipped" in missed[0]["note"]
+    assert not [s for s in skipped if s["kind"] == "catch-up"]  # catch_up=0: none ran
     caught = slots("catch-up-2")
-    catch_up = sorted(float(s["slot"]) for s in caught if s["kind"] == "catch-up")
-    assert len(catch_up) == 2 and {s["state"] for s in caught if s["kind"] == "catch-up"} == {
-        "completed"
-    }
-    (gap,) = [s for s in caught if s["kind"] == "missed"]
-    assert catch_up[0] - float(gap["slot"]) == 1.0  # the latest missed ones ran
+    gap = max((s for s in caught if s["kind"] == "missed"), key=lambda s: float(s["slot"]))
+    catch_up = sorted(
+        (s for s in caught if s["kind"] == "catch-up" and float(s["slot"]) > float(gap["slot"])),
+        key=lambda s: float(s["slot"]),
+    )
+    assert len(catch_up) == 2 and {s["state"] for s in catch_up} == {"completed"}
+    # the latest two missed slots ran, right after the last skipped one
+    assert [float(s["slot"]) - float(gap["slot"]) for s in catch_up] == [1.0, 2.0]
     # overlap=skip: later slots skipped while a 2.2 s run goes; never two runs at once
     assert any(
         s["state"] == "skipped" and "overlap" in (s["note"] or "") for s in slots("overlap-skip")
