@@ -236,3 +236,26 @@ def test_kill_9_crashed_run_is_retried_by_the_surviving_server(folder: Path) -> 
     retried = history.get_flow_run(rows[1]["flow_run_id"])
     assert retried is not None and retried["state"] == "Completed"
     assert retried["links"] == {"deployment": "fragile"}
+
+
+def test_sigterm_gives_up_on_a_run_after_the_shutdown_timeout(folder: Path) -> None:
+    server = start_server(
+        "servedflows:slow", "--name", "stuck", "--shutdown-timeout", "1", cwd=folder
+    )
+    try:
+        wait_for(lambda: server_ids("stuck"), timeout=30)
+        assert (
+            orch("deployments", "run", "stuck", "--param", "seconds=60", cwd=folder).returncode == 0
+        )
+        wait_for(lambda: [s for s in slots("stuck") if s["flow_run_id"]], timeout=30)
+        server.send_signal(signal.SIGTERM)
+        took = time.monotonic()
+        server.wait(30)
+        assert time.monotonic() - took < 15  # not the run's 60 s
+    finally:
+        stop(server)
+    from orch import history
+
+    (row,) = slots("stuck")
+    run = history.get_flow_run(row["flow_run_id"])  # its process is gone: Crashed
+    assert run is not None and run["state"] == "Crashed"
