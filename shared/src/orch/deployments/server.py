@@ -142,6 +142,7 @@ class Server:
         self._lock = threading.Lock()
         self.poll = poll_seconds()
         self.missed = missed_seconds()
+        self._last_cleanup = 0.0
 
     # --- life cycle ------------------------------------------------------------------------
     def register(self) -> None:
@@ -248,18 +249,24 @@ class Server:
         beat_every = heartbeat_seconds()
         while not self.stop_event.is_set():
             now = time.time()
-            if now - last_poll >= self.poll:
-                last_poll = now
-                if now - last_beat >= beat_every:
-                    last_beat = now
-                    self._heartbeat(now)
-                self._refresh()
-                self._sweep(now)
-                self._pick_requests()
-            self._start_queued()
-            for served in self.served.values():
-                if served.next <= time.time():
-                    self._due(served, time.time())
+            try:
+                if now - last_poll >= self.poll:
+                    last_poll = now
+                    if now - last_beat >= beat_every:
+                        last_beat = now
+                        self._heartbeat(now)
+                    self._refresh()
+                    self._sweep(now)
+                    self._pick_requests()
+                self._start_queued()
+                for served in self.served.values():
+                    if served.next <= time.time():
+                        self._due(served, time.time())
+            except Exception as exc:
+                # A store outage longer than ORCH_STORE_RETRY_SECONDS: keep serving and try
+                # again (the slots missed meanwhile follow catch_up).
+                log.warning("serving loop: %s: %s (trying again)", type(exc).__name__, exc)
+                self.stop_event.wait(self.poll)
             now = time.time()
             wake_at = min([last_poll + self.poll, *(s.next for s in self.served.values())])
             self._wake.wait(max(0.0, min(wake_at - now, self.poll)))
@@ -490,6 +497,14 @@ class Server:
                 lambda tx: tx.executemany(
                     "DELETE FROM orch_servers WHERE id = ?", [(s,) for s in dead_servers]
                 ),
+                idempotent=True,
+            )
+        if now - self._last_cleanup > 600:
+            # Rows of servers long dead that held no run (a live one re-adds its row).
+            self._last_cleanup = now
+            cutoff = now - max(3600.0, ds.stale_after())
+            self.store.retrying(
+                lambda tx: tx.execute("DELETE FROM orch_servers WHERE heartbeat < ?", (cutoff,)),
                 idempotent=True,
             )
 
