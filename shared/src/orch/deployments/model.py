@@ -45,7 +45,8 @@ class Deployment:
         parameters: the flow's parameters for every run (a request can override some).
         paused: start paused (``orch deployments resume NAME`` starts it).
         catch_up: after an outage, how many of the missed slots still run (the latest
-            ones); 0 (default) skips them all.
+            ones, one after another unless ``overlap="allow"``); 0 (default) skips them
+            all.
         overlap: when a slot comes while a run of this deployment is still going:
             ``skip`` (default) it, ``queue`` it until the run ends, or ``allow`` both.
         retry_crashed: how many times a run whose serving process died is run again by a

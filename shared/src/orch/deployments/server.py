@@ -359,6 +359,8 @@ class Server:
                 ).fetchone()
                 if busy and int(busy[0]) > 0:
                     policy = self.served[name].deployment.overlap
+                    if kind == "catch-up" and policy == "skip":
+                        policy = "queue"  # the missed slots to run run one after another
                     final = {"skip": "skipped", "queue": "queued"}.get(policy, state)
             tx.execute(
                 f"INSERT INTO orch_deployment_slots ({ds.SLOT_COLUMNS}) VALUES "
