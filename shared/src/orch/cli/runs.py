@@ -100,6 +100,7 @@ def ls(
             )
             for r in runs
         ],
+        whole=("id", "name", "deployment"),  # names a user copies into other commands
     )
 
 
