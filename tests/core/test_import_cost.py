@@ -13,7 +13,7 @@ def _loaded_after(code: str, modules: list[str]) -> list[str]:
 
 
 def test_import_orch_loads_nothing_heavy() -> None:
-    heavy = ["pydantic", "cryptography", "sqlite3", "typer", "rich", "typing"]
+    heavy = ["pydantic", "cryptography", "sqlite3", "typer", "rich", "typing", "cronsim"]
     assert _loaded_after("import orch", heavy) == []
 
 
@@ -41,3 +41,10 @@ def test_running_a_flow_without_a_key_loads_no_crypto_socket_or_pickle(tmp_path:
     )
     heavy = ["cryptography", "socket", "pickle"]
     assert _loaded_after(code, heavy) == []
+
+
+def test_flows_load_no_scheduler_until_one_is_served() -> None:
+    # cronsim and the serving loop load when a schedule is made, not with `orch` or @flow
+    code = "from orch import flow\n@flow\ndef f() -> int:\n    return 1\nf()"
+    assert _loaded_after(code, ["cronsim", "orch.deployments", "orch.schedules"]) == []
+    assert _loaded_after("import orch.schedules", ["cronsim"]) == []

@@ -220,7 +220,7 @@ def test_with_options_keeps_the_policy() -> None:
     [
         ("orch.artifacts", "create_markdown_artifact", "get_run_logger"),
         ("orch.variables", "Variable", "Json"),
-        ("orch.schedules", "Cron", "cron, a systemd timer"),
+        ("orch.schedules", "RRule", "cron expression"),
     ],
 )
 def test_server_modules_name_the_orch_way(module: str, name: str, says: str) -> None:
@@ -228,7 +228,8 @@ def test_server_modules_name_the_orch_way(module: str, name: str, says: str) -> 
     with pytest.raises(ImportError, match=says) as caught:
         getattr(mod, name)
     assert isinstance(caught.value, NotInOrchError)
-    assert f"{module}.{name} is Prefect's, not orch's" in str(caught.value)
+    if module != "orch.schedules":
+        assert f"{module}.{name} is Prefect's, not orch's" in str(caught.value)
     assert not hasattr(mod, "__wrapped__")  # probes for dunders stay AttributeError
 
 
@@ -237,13 +238,22 @@ def test_from_import_of_a_server_name_keeps_the_message() -> None:
         from orch.variables import Variable  # noqa: F401
 
 
-def test_flow_serve_and_deploy_name_the_orch_way() -> None:
+def test_flow_deploy_names_the_orch_way_and_serve_takes_prefects_arguments() -> None:
+    from orch.schedules import Cron
+
     @flow
-    def etl() -> None:
+    def etl(day: str = "today") -> None:
         pass
 
-    with pytest.raises(NotImplementedError, match=r"planned in issue 21.*cron"):
-        etl.serve(name="etl", cron="0 * * * *")
+    # Prefect's spelling of serve's arguments builds the same deployment (serve() itself
+    # runs until SIGTERM: tests/core/test_serve.py)
+    deployment = etl.to_deployment(
+        name="etl", cron="0 2 * * *", timezone="Europe/Paris", parameters={"day": "x"}
+    )
+    assert isinstance(deployment.schedule, Cron)
+    assert deployment.schedule.timezone == "Europe/Paris"
+    assert deployment.parameters == {"day": "x"}
+    assert deployment.flow_name == "etl"
     with pytest.raises(NotInOrchError, match=r"no server or work pool.*python your_flow.py"):
         etl.deploy(name="etl", work_pool_name="pool", image="img")
 

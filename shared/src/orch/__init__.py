@@ -37,11 +37,14 @@ _EXPORTS = {
     "concurrency": "orch.engine.limits",
     "ThreadPoolTaskRunner": "orch.engine.task_runners",
     "ProcessPoolTaskRunner": "orch.engine.task_runners",
+    # schedules: flows that run themselves (`orch serve`)
+    "serve": "orch.deployments.server",
 }
 
 if TYPE_CHECKING:
     from orch.blocks.base import Block as Block
     from orch.blocks.base import BlockInfo as BlockInfo
+    from orch.deployments.server import serve as serve
     from orch.engine.context import get_run_context as get_run_context
     from orch.engine.limits import concurrency as concurrency
     from orch.engine.run_logging import get_run_logger as get_run_logger

@@ -20,7 +20,7 @@ import random
 import sys
 import time
 from collections.abc import Callable, Coroutine, Iterable, Sequence
-from typing import Any, Generic, NoReturn, ParamSpec, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Generic, NoReturn, ParamSpec, TypeVar, overload
 
 from orch import history
 from orch.engine.context import (
@@ -36,6 +36,9 @@ from orch.engine.task_runners import TaskRunner, ThreadPoolTaskRunner
 from orch.errors import NotInOrchError, ParameterValidationError, TerminationSignal
 from orch.futures import OrchFuture, resolve_futures
 from orch.states import COMPLETED, CRASHED, FAILED, RETRYING, RUNNING, State
+
+if TYPE_CHECKING:
+    from orch.deployments.model import Deployment
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -147,13 +150,31 @@ class Flow(Generic[P, R]):
             raise TypeError(f"flow {self.name!r}: unknown option(s) {sorted(unknown)}")
         return Flow(self.fn, **{**self._options, **options})
 
-    def serve(self, *args: Any, **kwargs: Any) -> NoReturn:
-        """Not in orch (Prefect's long-running scheduler process); raises with what to do."""
-        raise NotInOrchError(
-            f"flow {self.name!r}: Flow.serve is Prefect's, not orch's (yet: planned in "
-            "issue 21). orch has no server or scheduler: call the flow from a script and "
-            "run it on a schedule with cron, a systemd timer, a Kubernetes CronJob or CI"
-        )
+    def to_deployment(self, name: str | None = None, **options: Any) -> Deployment:
+        """A deployment of this flow for ``orch.serve`` (Prefect's spelling): ``name``
+        (default the flow's), one of ``cron=``/``interval=``/``schedule=``, ``timezone``,
+        ``parameters``, ``paused``, ``catch_up``, ``overlap``, ``retry_crashed``,
+        ``description`` (see ``orch.deployments.Deployment``).
+
+        Example:
+            ``orch.serve(etl.to_deployment("nightly", cron="0 2 * * *"))``
+        """
+        from orch.deployments.model import deployment_for
+
+        return deployment_for(self, name, **options)
+
+    def serve(
+        self, name: str | None = None, *, shutdown_timeout: float = 30.0, **options: Any
+    ) -> None:
+        """Run this flow on a schedule in this process until SIGTERM or Ctrl-C (Prefect's
+        ``flow.serve``); takes the options of ``to_deployment``.
+
+        Example:
+            ``etl.serve(name="nightly", cron="0 2 * * *", timezone="Europe/Paris")``
+        """
+        from orch.deployments.server import serve
+
+        serve(self.to_deployment(name, **options), shutdown_timeout=shutdown_timeout)
 
     def deploy(self, *args: Any, **kwargs: Any) -> NoReturn:
         """Not in orch (Prefect's server-side deployments); raises with what to do."""

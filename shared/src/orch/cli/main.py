@@ -64,11 +64,17 @@ def _root(
 
 
 def _register() -> None:
-    from orch.cli import block, runs, store, ui
+    from orch.cli import block, deployments, runs, store, ui
 
     app.add_typer(block.app, name="block", help="Saved blocks: list, inspect, create, apply.")
     app.add_typer(store.app, name="store", help="The block store: info and key rotation.")
     app.add_typer(runs.app, name="runs", help="Flow and task run history.")
+    app.add_typer(
+        deployments.app,
+        name="deployments",
+        help="Scheduled flows: list, inspect, pause, resume, run now.",
+    )
+    app.command("serve")(deployments.serve)
     app.command("ui")(ui.ui)
     _register_package_commands()
 
@@ -81,7 +87,7 @@ def _register_package_commands() -> None:
     from importlib.metadata import entry_points
 
     for entry in entry_points(group="orch.commands"):
-        if entry.name in {"block", "store", "runs", "ui"}:
+        if entry.name in {"block", "store", "runs", "ui", "deployments", "serve"}:
             continue  # a package never shadows a core command
 
         dist = entry.dist.name if entry.dist is not None else "a package"

@@ -60,9 +60,14 @@ def ls(
         ),
     ] = None,
     limit: Annotated[int, typer.Option("--limit", help="How many runs, newest first.")] = 20,
+    deployment: Annotated[
+        str | None,
+        typer.Option("--deployment", help="Only runs started by this deployment (orch serve)."),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """List flow runs, newest first (runs whose process died show as Crashed)."""
+    """List flow runs, newest first (runs whose process died show as Crashed; a run
+    started by `orch serve` shows its deployment)."""
     from orch import history
     from orch.errors import did_you_mean
     from orch.states import ALL_STATES
@@ -73,7 +78,7 @@ def ls(
             f"the states are {', '.join(ALL_STATES)}",
             code=2,
         )
-    runs = history.list_flow_runs(flow=flow, state=state, limit=limit)
+    runs = history.list_flow_runs(flow=flow, state=state, limit=limit, deployment=deployment)
     if flow is not None and not runs and flow not in (names := history.flow_names()):
         fail(f"no flow named {flow!r} has runs on record{did_you_mean(flow, names)}", code=2)
     if as_json:
@@ -81,12 +86,13 @@ def ls(
         return
     emit_table(
         None,
-        ["id", "name", "flow", "state", "started", "duration", "tasks"],
+        ["id", "name", "flow", "deployment", "state", "started", "duration", "tasks"],
         [
             (
                 r["id"],
                 r["name"],
                 r["flow_name"],
+                r["deployment"] or "",
                 r["state"],
                 _when(r["started"]),
                 _duration(r["started"], r["ended"]),
@@ -94,6 +100,7 @@ def ls(
             )
             for r in runs
         ],
+        whole=("id", "name", "deployment"),  # names a user copies into other commands
     )
 
 

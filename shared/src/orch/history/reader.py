@@ -49,9 +49,14 @@ def _task_dict(row: tuple[Any, ...]) -> dict[str, Any]:
 
 
 def list_flow_runs(
-    flow: str | None = None, state: str | None = None, limit: int = 20
+    flow: str | None = None,
+    state: str | None = None,
+    limit: int = 20,
+    deployment: str | None = None,
 ) -> list[dict[str, Any]]:
-    """The latest flow runs (newest first), with a ``task_runs`` count; crashes detected.
+    """The latest flow runs (newest first), with a ``task_runs`` count and the
+    ``deployment`` that started each (None for a run started by a script); crashes
+    detected.
 
     Example:
         >>> list_flow_runs(state="Failed", limit=5)
@@ -67,8 +72,17 @@ def list_flow_runs(
     if state:
         where.append("LOWER(f.state) = LOWER(?)")
         params.append(state)
+    if deployment:
+        where.append(
+            "EXISTS (SELECT 1 FROM orch_run_links d WHERE d.flow_run_id = f.id AND "
+            "d.name = 'deployment' AND d.value = ?)"
+        )
+        params.append(deployment)
     sql = (
         f"SELECT {', '.join('f.' + c.strip() for c in _FLOW_COLUMNS.split(','))}, "
+        # a served run is linked to its deployment (orch.deployments.server)
+        "(SELECT d.value FROM orch_run_links d WHERE d.flow_run_id = f.id AND "
+        "d.name = 'deployment'), "
         "(SELECT COUNT(*) FROM orch_task_runs t WHERE t.flow_run_id = f.id) "
         "FROM orch_flow_runs f"
         + (" WHERE " + " AND ".join(where) if where else "")
@@ -77,7 +91,8 @@ def list_flow_runs(
     rows = store.retrying(lambda tx: tx.execute(sql, (*params, int(limit))).fetchall(), write=False)
     out = []
     for row in rows:
-        d = _flow_dict(row[:-1])
+        d = _flow_dict(row[:-2])
+        d["deployment"] = row[-2]
         d["task_runs"] = int(row[-1])
         out.append(d)
     return out

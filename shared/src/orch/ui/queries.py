@@ -99,6 +99,9 @@ def list_runs(where: RunFilter, *, before: str | None = None, limit: int = 50) -
         params.extend([float(started), float(started), run_id])
     sql = (
         f"SELECT {', '.join('f.' + c for c in _FLOW)}, "
+        # the deployment that started a served run (orch serve), if any
+        "(SELECT d.value FROM orch_run_links d WHERE d.flow_run_id = f.id AND "
+        "d.name = 'deployment'), "
         "(SELECT COUNT(*) FROM orch_task_runs t WHERE t.flow_run_id = f.id) "
         "FROM orch_flow_runs f"
         + (" WHERE " + " AND ".join(clauses) if clauses else "")
@@ -109,7 +112,8 @@ def list_runs(where: RunFilter, *, before: str | None = None, limit: int = 50) -
     rows = _read(lambda tx: tx.execute(sql, (*params, limit + 1)).fetchall())
     runs = []
     for row in rows[:limit]:
-        run = _flow_row(tuple(row[:-1]))
+        run = _flow_row(tuple(row[:-2]))
+        run["deployment"] = row[-2]
         run["task_runs"] = int(row[-1])
         runs.append(run)
     more = len(rows) > limit

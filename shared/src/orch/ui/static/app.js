@@ -51,7 +51,7 @@ async function runsPage(query) {
   const page = await getJSON(`/api/runs?${api}`);
   const option = (value, current) => `<option value="${esc(value)}"${value === current ? " selected" : ""}>${esc(value || "any")}</option>`;
   const rows = page.runs.map((r) => `<tr>
-      <td>${esc(r.flow_name)}</td>
+      <td>${esc(r.flow_name)}${r.deployment ? `<div class="muted">deployment ${esc(r.deployment)}</div>` : ""}</td>
       <td><a href="#/run/${encodeURIComponent(r.id)}">${esc(r.name)}</a><div class="mono muted">${esc(r.id)}</div></td>
       <td>${badge(r.state, r.stale)}</td>
       <td>${esc(when(r.started))}</td>
