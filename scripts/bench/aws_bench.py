@@ -26,7 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import parser
+from _common import parser, record
 
 MiB = 1024 * 1024
 PART = 8 * MiB
@@ -247,7 +247,21 @@ def main() -> None:
         float("nan"),
         "",
     )
-    print(f"get_client('s3') on a block that has its client: {get_client_us(creds):.2f} us")
+    get_us = get_client_us(creds)
+    print(f"get_client('s3') on a block that has its client: {get_us:.2f} us")
+    record("s3_upload", f"s3_upload {size} MiB", "MiB/s", size / up_o, raw=size / up_r,
+           raw_label="boto3", better="higher", target=0.95, vs="raw")  # fmt: skip
+    record("s3_download", f"s3_download {size} MiB", "MiB/s", size / dn_o, raw=size / dn_r,
+           raw_label="boto3", better="higher", target=0.95, vs="raw")  # fmt: skip
+    record("import", "import orch_aws / boto3 (over bare Python)", "ms", imp_o, raw=imp_r,
+           raw_label="boto3", target=80)  # fmt: skip
+    record("s3_list_time", f"list {n:,} objects", "s", lo["seconds"], raw=lr["seconds"],
+           raw_label="boto3 paginator")  # fmt: skip
+    record("s3_list_rss", f"list {n:,} objects: peak RSS", "MiB", lo["peak_mib"],
+           raw=lr["peak_mib"], raw_label="boto3 paginator", target=1.05, vs="raw")  # fmt: skip
+    record("s3_list_growth", "list: RSS growth while listing", "MiB", lo["growth_mib"],
+           raw=lr["growth_mib"], raw_label="boto3 paginator")  # fmt: skip
+    record("get_client", "get_client('s3') on a block that has its client", "µs", get_us)
     # The spread of each side's runs, so a reader can tell a real gap from a noisy machine.
     for what, samples in (("upload", up), ("download", down)):
         for side in ("orch", "raw"):

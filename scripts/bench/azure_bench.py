@@ -28,7 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import parser
+from _common import parser, record
 
 MiB = 1024 * 1024
 CONCURRENCY = 8
@@ -248,6 +248,19 @@ def main() -> None:
         for side in ("orch", "raw"):
             rates = sorted(size / s for s in samples[side])
             print(f"  {what} {side:4} MiB/s per run: " + ", ".join(f"{r:.1f}" for r in rates))
+    sdk = "azure-storage-blob"
+    record("blob_upload", f"blob_upload {size} MiB", "MiB/s", size / up_o, raw=size / up_r,
+           raw_label=sdk, better="higher", target=0.95, vs="raw")  # fmt: skip
+    record("blob_download", f"blob_download {size} MiB", "MiB/s", size / dn_o, raw=size / dn_r,
+           raw_label=sdk, better="higher", target=0.95, vs="raw")  # fmt: skip
+    record("import", "import orch_azure / azure.storage.blob (over bare Python)", "ms", imp_o,
+           raw=imp_r, raw_label=sdk, target=80)  # fmt: skip
+    record("blob_list_time", f"list {n:,} blobs", "s", lo["seconds"], raw=lr["seconds"],
+           raw_label=sdk)  # fmt: skip
+    record("blob_list_rss", f"list {n:,} blobs: peak RSS", "MiB", lo["peak_mib"],
+           raw=lr["peak_mib"], raw_label=sdk)  # fmt: skip
+    record("blob_list_growth", "list: RSS growth while listing", "MiB", lo["growth_mib"],
+           raw=lr["growth_mib"], raw_label=sdk)  # fmt: skip
     sys.stdout.flush()
 
 

@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import median_wall_ms, parser, table
+from _common import median_wall_ms, parser, record, table
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -176,6 +176,19 @@ def main() -> None:
             (f".map over {args.big:,} items: peak RSS", big["rss_mb"], None, "MB", "<= 500 MB"),
         ]
     )
+    # The targets (19): <= 10 us a sequential call, <= 20 us a mapped task, hello.py
+    # <= 60 ms; Prefect's .map is scaled to --n items, so per task it is comparable.
+    per_task = 1e6 / args.n
+    record("task_call", "sequential task call, history on (per call)", "µs", ours["seq_us"],
+           prefect=peer.get("seq_us"), target=10)  # fmt: skip
+    record("map_per_task", f".map over {args.n:,} items (per task)", "µs",
+           ours["map_s"] * per_task,
+           prefect=peer["map_s"] * per_task if "map_s" in peer else None, target=20)  # fmt: skip
+    record("hello_py", "python docs/examples/hello.py (whole process)", "ms", hello,
+           prefect=peer.get("hello"), target=60)  # fmt: skip
+    record("map_big_time", f".map over {args.big:,} items: time", "s", big["s"])
+    record("map_big_rss", f".map over {args.big:,} items: peak RSS", "MB", big["rss_mb"],
+           target=500)  # fmt: skip
     if args.peers_python and "map_s" in peer:
         print(f"(prefect: {args.peer_n} calls measured, .map scaled to {args.n:,} items)")
 
