@@ -175,6 +175,14 @@ def fmt(x: float) -> str:
     return f"{x:.3g}"
 
 
+def short(x: float) -> str:
+    """An axis tick: 250k, 1.5M, 0.01."""
+    for size, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(x) >= size:
+            return f"{x / size:g}{suffix}"
+    return f"{x:g}"
+
+
 def ratio_text(r: float) -> str:
     """orch / peer: ``0.97x``; far under 1 as a fraction, ``1/112x``, easier to read."""
     if 0 < r < 0.1:
@@ -213,6 +221,7 @@ def draw_bench(bench: str, figures: Sequence[Fig], out: Path, kind: str = "svg")
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
 
     plt.rcParams.update(
         {"svg.hashsalt": "orch-bench", "svg.fonttype": "none", "font.size": 8,
@@ -244,11 +253,16 @@ def draw_bench(bench: str, figures: Sequence[Fig], out: Path, kind: str = "svg")
             ax.set_xlim(min(shown) / 2, top * 8)
         else:
             ax.set_xlim(0, top * 1.3)
+            ax.xaxis.set_major_locator(MaxNLocator(5))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: short(x)))
         arrow = "higher is better" if fig["better"] == "higher" else "lower is better"
         scale = ", log scale" if log else ""
         goal = f"; target {target_text(fig)} (dashed)" if line is not None else ""
-        title = textwrap.fill(fig["label"], 56)
-        ax.set_title(f"{title}\n{fig['unit']}, {arrow}{scale}{goal}", fontsize=7, loc="left")
+        title = "\n".join(
+            textwrap.fill(text, 58)
+            for text in (fig["label"], f"{fig['unit']}, {arrow}{scale}{goal}")
+        )
+        ax.set_title(title, fontsize=7, loc="left")
         ax.tick_params(axis="both", labelsize=7)
     for ax in list(axes.flat)[len(figs) :]:
         ax.set_visible(False)
@@ -271,8 +285,7 @@ def markdown(data: dict[str, Any], images: str) -> str:
         "(`scripts/bench/results/latest.json` has every figure and version).",
         "",
         "In brackets: orch / that column, so under 1 is better for a time or a size (↓) and "
-        "over 1 for a rate (↑); 1/100x: orch takes a hundredth of the time. **no** marks a "
-        "figure under its target.",
+        "over 1 for a rate (↑); 1/100x: orch takes a hundredth of the time.",
         "",
     ]
     benches: dict[str, list[Fig]] = {}
@@ -282,8 +295,8 @@ def markdown(data: dict[str, Any], images: str) -> str:
         lines += [f"### {bench}", ""]
         if any(chartable(f) for f in figs):
             lines += [f"![{bench}: orch vs raw SDK vs Prefect]({images}/{bench}.svg)", ""]
-        lines += ["| figure | orch | raw SDK | Prefect 3 | target | met |",
-                  "| --- | --: | --: | --: | --- | --- |"]  # fmt: skip
+        lines += ["| figure | orch | raw SDK | Prefect 3 | target |",
+                  "| --- | --: | --: | --: | --- |"]  # fmt: skip
         for fig in figs:
             arrow = "↑" if fig["better"] == "higher" else "↓"
             cells = [f"{fig['label']} ({fig['unit']} {arrow})", fmt(fig["orch"])]
@@ -295,11 +308,13 @@ def markdown(data: dict[str, Any], images: str) -> str:
                 ratio = f" ({ratio_text(fig['orch'] / peer)})" if peer else ""
                 who = f"{fig['raw_label']}: " if key == "raw" else ""
                 cells.append(f"{who}{fmt(peer)}{ratio}")
-            st = status(fig)
-            met = {"met": "yes", "under": "**no**", "not measured": "not measured"}.get(st, "")
-            cells += [target_text(fig), met]
+            met = {"met": ": met", "under": ": **missed**", "not measured": ": not measured"}
+            cells.append(target_text(fig) + met.get(status(fig), ""))
             lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
         lines.append("")
+        notes = [f"- {fig['label']}: {fig['note']}." for fig in figs if fig.get("note")]
+        if notes:
+            lines += [*notes, ""]
     return "\n".join(lines)
 
 

@@ -63,6 +63,11 @@ peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 print(json.dumps({"rows": rows, "seconds": elapsed, "peak_mb": peak_mb}))
 """
 
+PATCH_NOTE = (
+    "under fakesnow's patch() write_pandas is a direct DuckDB insert (no Parquet, PUT or "
+    "COPY), so this is no like-for-like ratio and has no target"
+)
+
 WRITE_PANDAS = r"""
 import json, sys, time
 import fakesnow, pandas as pd
@@ -197,11 +202,11 @@ def main() -> None:
     sdk = "snowflake-connector"
     record("load_dataframe", f"snowflake_load_dataframe, {n:,} rows", "rows/s", n / orch_load,
            raw=raw_rate, raw_label="write_pandas", better="higher")  # fmt: skip
-    if raw_load:  # like for like: both in one process, as the issue asks
+    if raw_load:  # both in one process; not like for like yet (the note), so no target
         record("load_dataframe_same_process",
                f"snowflake_load_dataframe, {n:,} rows, both in-process", "rows/s",
                n / raw_load["orch_seconds"], raw=raw_rate, raw_label="write_pandas",
-               better="higher", target=0.95, vs="raw")  # fmt: skip
+               better="higher", note=PATCH_NOTE)  # fmt: skip
     record("stream_rows", f"stream {n:,} rows", "rows/s", n / o["seconds"],
            raw=n / r["seconds"], raw_label=sdk, better="higher")  # fmt: skip
     record("stream_rows_rss", "stream rows: peak RSS (fresh process)", "MB", o["peak_mb"],
