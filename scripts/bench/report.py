@@ -293,6 +293,9 @@ def markdown(data: dict[str, Any], images: str) -> str:
         benches.setdefault(fig["bench"], []).append(fig)
     for bench, figs in benches.items():
         lines += [f"### {bench}", ""]
+        when = data.get("dates", {}).get(bench, data["date"])
+        if when != data["date"]:  # a later run of some benches kept this one's figures
+            lines += [f"Measured {when}.", ""]
         if any(chartable(f) for f in figs):
             lines += [f"![{bench}: orch vs raw SDK vs Prefect]({images}/{bench}.svg)", ""]
         lines += ["| figure | orch | raw SDK | Prefect 3 | target |",
