@@ -1,14 +1,91 @@
-"""Helpers shared by the benchmark scripts: timing, medians, a side-by-side table."""
+"""Helpers shared by the benchmark scripts: timing, medians, a side-by-side table, and
+``record``, which keeps each figure for scripts/bench/report.py (JSON, charts, --check).
+"""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
+import math
 import os
 import statistics
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Literal
+
+# scripts/bench/run points this at a JSON-lines file per run; unset, record() only returns.
+RECORD_ENV = "ORCH_BENCH_RECORD"
+
+
+@dataclasses.dataclass(frozen=True)
+class Figure:
+    """One measured figure: orch's value beside the raw SDK's and Prefect's, and its target.
+
+    ``target`` bounds orch's value itself (``vs="value"``) or the ratio orch / peer
+    (``vs="raw"`` or ``vs="prefect"``); ``better`` says which way is good, for the value and
+    so for the ratio: ``"higher"`` (a rate: orch / raw >= 0.95) or ``"lower"`` (a time, a
+    size: orch / raw <= 1.2).
+    """
+
+    bench: str
+    name: str
+    label: str
+    unit: str
+    orch: float
+    raw: float | None = None
+    prefect: float | None = None
+    raw_label: str = "raw SDK"
+    better: Literal["higher", "lower"] = "lower"
+    target: float | None = None
+    vs: Literal["value", "raw", "prefect"] = "value"
+    note: str = ""
+
+
+def record(
+    name: str,
+    label: str,
+    unit: str,
+    orch: float,
+    *,
+    raw: float | None = None,
+    prefect: float | None = None,
+    raw_label: str = "raw SDK",
+    better: Literal["higher", "lower"] = "lower",
+    target: float | None = None,
+    vs: Literal["value", "raw", "prefect"] = "value",
+    note: str = "",
+) -> Figure:
+    """Keep one figure for the report (a line in $ORCH_BENCH_RECORD when run sets it).
+
+    NaN or missing peers are stored as null. The bench is named after the script.
+    """
+
+    def clean(x: float | None) -> float | None:
+        return None if x is None or math.isnan(x) else float(x)
+
+    fig = Figure(
+        bench=Path(sys.argv[0]).name.removesuffix(".py").removesuffix("_bench"),
+        name=name,
+        label=label,
+        unit=unit,
+        orch=float(orch),
+        raw=clean(raw),
+        prefect=clean(prefect),
+        raw_label=raw_label,
+        better=better,
+        target=target,
+        vs=vs,
+        note=note,
+    )
+    path = os.environ.get(RECORD_ENV)
+    if path:
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(json.dumps(dataclasses.asdict(fig)) + "\n")
+    return fig
 
 
 def parser(description: str) -> argparse.ArgumentParser:

@@ -46,7 +46,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import parser
+from _common import parser, record
 
 MiB = 1024 * 1024
 PART = 8 * MiB
@@ -276,7 +276,21 @@ def main() -> None:
         float("nan"),
         "",
     )
-    print(f"get_client('s3') on a block that has its client: {get_client_us(creds):.2f} us")
+    get_us = get_client_us(creds)
+    print(f"get_client('s3') on a block that has its client: {get_us:.2f} us")
+    record("s3_upload", f"s3_upload {size} MiB", "MiB/s", size / up_o, raw=size / up_r,
+           raw_label="boto3", better="higher", target=0.95, vs="raw")  # fmt: skip
+    record("s3_download", f"s3_download {size} MiB", "MiB/s", size / dn_o, raw=size / dn_r,
+           raw_label="boto3", better="higher", target=0.95, vs="raw")  # fmt: skip
+    record("import", "import orch_aws / boto3 (over bare Python)", "ms", imp_o, raw=imp_r,
+           raw_label="boto3", target=80)  # fmt: skip
+    record("s3_list_time", f"list {n:,} objects", "s", lo["seconds"], raw=lr["seconds"],
+           raw_label="boto3 paginator")  # fmt: skip
+    record("s3_list_rss", f"list {n:,} objects: peak RSS", "MiB", lo["peak_mib"],
+           raw=lr["peak_mib"], raw_label="boto3 paginator", target=1.05, vs="raw")  # fmt: skip
+    record("s3_list_growth", "list: RSS growth while listing", "MiB", lo["growth_mib"],
+           raw=lr["growth_mib"], raw_label="boto3 paginator")  # fmt: skip
+    record("get_client", "get_client('s3') on a block that has its client", "µs", get_us)
     # The client's CPU per transfer (this process, all threads; moto is another process):
     # the part of the time that is ours, far steadier than wall time on a loaded machine.
     for what, key in (("upload", "up"), ("download", "dn")):
@@ -284,6 +298,8 @@ def main() -> None:
         print(
             f"  {what} client CPU per run (s, median): orch {o:.3f}, boto3 {r:.3f} ({o / r:.2f}x)"
         )
+        record(f"s3_{what}_cpu", f"s3_{what}: client CPU per run", "s", o, raw=r,
+               raw_label="boto3")  # fmt: skip
     # The spread of each side's runs, so a reader can tell a real gap from a noisy machine.
     for what, samples in (("upload", up), ("download", down)):
         for side in ("orch", "raw"):

@@ -48,7 +48,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import parser
+from _common import parser, record
 
 MiB = 1024 * 1024
 CONCURRENCY = 8
@@ -291,11 +291,26 @@ def main() -> None:
         for side in ("orch", "raw"):
             rates = sorted(size / s for s in samples[side])
             print(f"  {what} {side:4} MiB/s per run: " + ", ".join(f"{r:.1f}" for r in rates))
+    sdk = "azure-storage-blob"
+    record("blob_upload", f"blob_upload {size} MiB", "MiB/s", size / up_o, raw=size / up_r,
+           raw_label=sdk, better="higher", target=0.95, vs="raw")  # fmt: skip
+    record("blob_download", f"blob_download {size} MiB", "MiB/s", size / dn_o, raw=size / dn_r,
+           raw_label=sdk, better="higher", target=0.95, vs="raw")  # fmt: skip
+    record("import", "import orch_azure / azure.storage.blob (over bare Python)", "ms", imp_o,
+           raw=imp_r, raw_label=sdk, target=80)  # fmt: skip
+    record("blob_list_time", f"list {n:,} blobs", "s", lo["seconds"], raw=lr["seconds"],
+           raw_label=sdk)  # fmt: skip
+    record("blob_list_rss", f"list {n:,} blobs: peak RSS", "MiB", lo["peak_mib"],
+           raw=lr["peak_mib"], raw_label=sdk)  # fmt: skip
+    record("blob_list_growth", "list: RSS growth while listing", "MiB", lo["growth_mib"],
+           raw=lr["growth_mib"], raw_label=sdk)  # fmt: skip
     # The client's CPU per transfer (this process, all threads; Azurite is another
     # process): the part of the time that is ours, far steadier than wall time.
     for what, key in (("upload", "up"), ("download", "dn")):
         o, r = statistics.median(cpu[f"{key}-orch"]), statistics.median(cpu[f"{key}-raw"])
         print(f"  {what} client CPU per run (s, median): orch {o:.3f}, SDK {r:.3f} ({o / r:.2f}x)")
+        record(f"blob_{what}_cpu", f"blob_{what}: client CPU per run", "s", o, raw=r,
+               raw_label="azure-storage-blob")  # fmt: skip
     # The SDK writing as blob_download does (temporary file, then a rename over the old
     # one): the cost of an atomic download on this file system, not of orch.
     atomic = statistics.median(down["atomic"])
@@ -304,6 +319,9 @@ def main() -> None:
         f"client CPU {statistics.median(cpu['dn-atomic']):.3f} s "
         f"(orch/this: {atomic / dn_o:.3f})"
     )
+    record("blob_download_atomic", f"blob_download {size} MiB vs the SDK writing atomically",
+           "MiB/s", size / dn_o, raw=size / atomic, raw_label="SDK, temp file + rename",
+           better="higher")  # fmt: skip
     sys.stdout.flush()
 
 

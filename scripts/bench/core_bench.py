@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import median_call_us, median_wall_ms, parser, table
+from _common import median_call_us, median_wall_ms, parser, record, table
 
 PREFECT_BLOCKS = """
 import json, statistics, sys, time
@@ -82,6 +82,14 @@ def main() -> None:
             ("Secret(...).save(name, overwrite=True)", save, peer.get("save"), "us", "<= 2000 us"),
         ]
     )
+    record("python_bare", "python -c pass (baseline)", "ms", bare, prefect=peer.get("bare"))
+    record("import_orch", "python -c 'import orch' (median wall)", "ms", imp,
+           prefect=peer.get("import"), target=60)  # fmt: skip
+    record("import_orch_block", "import orch + orch.Block (pydantic)", "ms", imp_blocks)
+    record("block_load", "Secret.load(name), embedded store", "µs", load,
+           prefect=peer.get("load"), target=500)  # fmt: skip
+    record("block_save", "Secret(...).save(name, overwrite=True)", "µs", save,
+           prefect=peer.get("save"), target=2000)  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -42,7 +42,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(ROOT))
-from _common import parser  # noqa: E402
+from _common import parser, record  # noqa: E402
 
 MiB = 1024 * 1024
 
@@ -187,8 +187,14 @@ def main() -> None:
                 (down_o if side == "orch" else down_r).append(size / timed(fn, cpu[f"dn-{side}"]))
         o, r = statistics.median(up_o), statistics.median(up_r)
         row(f"upload {size} MiB (MiB/s)", o, r, "MiB/s", o / r, ">= 0.95")
+        record("gcs_upload", f"gcs_upload {size} MiB", "MiB/s", o, raw=r,
+               raw_label="google-cloud-storage", better="higher", target=0.95,
+               vs="raw")  # fmt: skip
         o, r = statistics.median(down_o), statistics.median(down_r)
         row(f"download {size} MiB (MiB/s)", o, r, "MiB/s", o / r, ">= 0.95")
+        record("gcs_download", f"gcs_download {size} MiB", "MiB/s", o, raw=r,
+               raw_label="google-cloud-storage", better="higher", target=0.95,
+               vs="raw")  # fmt: skip
         for what, runs in (("up", (up_o, up_r)), ("down", (down_o, down_r))):
             for side, rates in zip(("orch", "raw"), runs, strict=True):
                 print(
@@ -203,6 +209,8 @@ def main() -> None:
                 f"  {what} client CPU per run (s, median): "
                 f"orch {co:.3f}, raw {cr:.3f} ({co / cr:.2f}x)"
             )
+            record(f"gcs_{what}_cpu", f"gcs_{what}: client CPU per run", "s", co, raw=cr,
+                   raw_label="google-cloud-storage")  # fmt: skip
 
         folder = work / "folder"
         folder.mkdir()
@@ -216,6 +224,8 @@ def main() -> None:
 
         t_raw = timed(serial)
         row(f"folder of {args.files} files (s)", t_orch, t_raw, "s", t_raw / t_orch, "faster")
+        record("gcs_upload_folder", f"gcs_upload, a folder of {args.files} small files", "s",
+               t_orch, raw=t_raw, raw_label="blob by blob", target=1.0, vs="raw")  # fmt: skip
     finally:
         gcs.terminate()
 
@@ -262,6 +272,11 @@ def main() -> None:
                 r["seconds"] / o["seconds"],
                 "time",
             )
+            record("bigquery_query", f"query {args.rows:,} rows", "s", o["seconds"],
+                   raw=r["seconds"], raw_label="google-cloud-bigquery")  # fmt: skip
+            record("bigquery_query_rss", f"query {args.rows:,} rows: peak RSS", "MiB",
+                   o["peak_mib"], raw=r["peak_mib"],
+                   raw_label="google-cloud-bigquery")  # fmt: skip
             row(
                 "  peak RSS (MiB)",
                 o["peak_mib"],
@@ -276,6 +291,8 @@ def main() -> None:
     imp = import_ms("orch_gcp")
     sdk = import_ms("google.cloud.storage")
     row("import orch_gcp / google.cloud.storage (ms)", imp, sdk, "ms", sdk / imp, "<= 80 ms")
+    record("import", "import orch_gcp / google.cloud.storage (over bare Python)", "ms", imp,
+           raw=sdk, raw_label="google-cloud-storage", target=80)  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import parser
+from _common import parser, record
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVE = (
@@ -102,6 +102,12 @@ def main() -> None:
     )
     print(f"import orch_notify over bare Python: {imp:.1f} ms (target <= 80 ms)")
     print(f"import httpx over bare Python: {imp_httpx:.1f} ms")
+    record("webhook_send", "webhook_send.fn, one call to a local receiver", "µs", med["ours"],
+           raw=med["raw"], raw_label="httpx Client.post")  # fmt: skip
+    record("webhook_send_cpu", "webhook_send.fn: client CPU per call", "µs", med["ours_cpu"],
+           raw=med["raw_cpu"], raw_label="httpx Client.post")  # fmt: skip
+    record("import", "import orch_notify / httpx (over bare Python)", "ms", imp,
+           raw=imp_httpx, raw_label="httpx", target=80)  # fmt: skip
 
 
 if __name__ == "__main__":

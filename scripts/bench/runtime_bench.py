@@ -43,7 +43,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import median_wall_ms, parser, table
+from _common import median_wall_ms, parser, record, table
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -222,6 +222,24 @@ def main() -> None:
             (f".map over {args.big:,} items: peak RSS", big["rss_mb"], None, "MB", "<= 500 MB"),
         ]
     )
+    # The targets (19): <= 10 us a sequential call, <= 30 us a .submit, <= 20 us a
+    # mapped task, hello.py <= 60 ms; Prefect's figures are per call too, so comparable.
+    record("task_call", "sequential task call, history on (per call)", "µs", ours["seq_us"],
+           prefect=peer.get("seq_us"), target=10)  # fmt: skip
+    record("submit_per_task", ".submit + .result (per task)", "µs", ours["submit_us"],
+           prefect=peer.get("submit_us"), target=30)  # fmt: skip
+    record("map_per_task", f".map over {args.n:,} items (per task)", "µs", ours["map_us"],
+           prefect=peer.get("map_us"), target=20)  # fmt: skip
+    record("task_call_cpu", "sequential task call: CPU, all threads", "µs",
+           ours["seq_cpu_us"])  # fmt: skip
+    record("submit_cpu", ".submit: CPU, all threads (per task)", "µs",
+           ours["submit_cpu_us"])  # fmt: skip
+    record("map_cpu", ".map: CPU, all threads (per task)", "µs", ours["map_cpu_us"])
+    record("hello_py", "python docs/examples/hello.py (whole process)", "ms", hello,
+           prefect=peer.get("hello"), target=60)  # fmt: skip
+    record("map_big_time", f".map over {args.big:,} items: time", "s", big["s"])
+    record("map_big_rss", f".map over {args.big:,} items: peak RSS", "MB", big["rss_mb"],
+           target=500)  # fmt: skip
     if args.peers_python and "map_us" in peer:
         print(f"(prefect: {args.peer_n} calls measured per figure)")
 

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import parser
+from _common import parser, record
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVE = (
@@ -130,6 +130,13 @@ def main() -> None:
     )
     print(f"import orch_slack over bare Python: {ours:.1f} ms (target <= 80 ms)")
     print(f"import slack_sdk.web over bare Python: {sdk_import:.1f} ms")
+    sdk = "slack-sdk chat_postMessage"
+    record("post_message_fn", "slack_post_message.fn, per message", "µs", med["fn"],
+           raw=med["sdk"], raw_label=sdk)  # fmt: skip
+    record("post_message_flow", "slack_post_message task in a flow, per message", "µs",
+           med["flow"], raw=med["sdk"], raw_label=sdk)  # fmt: skip
+    record("import", "import orch_slack / slack_sdk.web (over bare Python)", "ms", ours,
+           raw=sdk_import, raw_label="slack-sdk", target=80)  # fmt: skip
 
 
 if __name__ == "__main__":

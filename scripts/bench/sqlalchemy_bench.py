@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import parser
+from _common import parser, record
 
 DDL = "CREATE TABLE bench (id INTEGER, name TEXT, at TIMESTAMP)"
 
@@ -210,12 +210,27 @@ def run(args: Any, url: str) -> None:
         rate = r["rows"] / r["seconds"]
         print(f"{label:44} {rate:>12,.0f} {rate / raw_rate:>7.2f}x {r['rss_mb']:>7.0f} MB")
     print("target: sql_fetch_many peak RSS <= 150 MB")
+    copy = "psycopg COPY"
+    record("sql_load_rows", f"sql_load_rows, {n:,} rows, as a task", "rows/s", n / orch_s,
+           raw=n / raw_s, raw_label=copy, better="higher", target=0.95, vs="raw")  # fmt: skip
+    record("sql_load_rows_fn", f"sql_load_rows.fn, {n:,} rows", "rows/s", n / fn_s,
+           raw=n / raw_s, raw_label=copy, better="higher")  # fmt: skip
+    record("pandas_to_sql", f"pandas to_sql (method='multi'), {pn:,} rows", "rows/s",
+           pn / pandas_multi, raw=n / raw_s, raw_label=copy, better="higher")  # fmt: skip
+    o, r = reader["orch"], reader["raw"]
+    cursor = "server-side cursor"
+    record("sql_fetch_many", f"sql_fetch_many, {n:,} rows", "rows/s", o["rows"] / o["seconds"],
+           raw=r["rows"] / r["seconds"], raw_label=cursor, better="higher", target=0.95,
+           vs="raw")  # fmt: skip
+    record("sql_fetch_many_rss", "sql_fetch_many: peak RSS", "MB", o["rss_mb"], raw=r["rss_mb"],
+           raw_label=cursor, target=1.2, vs="raw")  # fmt: skip
     print()
     # The data path asks the connector for its engine per call (the kit's Connector):
     # on a block that has its engine, that must cost a look-up, not a fingerprint.
     db.get_client()
     per_call = min(timeit.repeat(db.get_client, number=100_000, repeat=5)) / 100_000
     print(f"get_client() on a connector holding its engine: {per_call * 1e6:.2f} us per call")
+    record("get_client", "get_client() on a connector holding its engine", "µs", per_call * 1e6)
     db.close()
     sys.stdout.flush()
 

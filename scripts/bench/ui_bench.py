@@ -29,7 +29,7 @@ import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import parser
+from _common import parser, record
 
 RUNS = 100_000
 TASKS = 10_000
@@ -156,11 +156,22 @@ def main() -> None:
             print(f"{'request':44} {'ms':>8}")
             for name, ms in figures:
                 print(f"{name:44} {ms:8.1f}")
+                record("first_byte " + name, f"first byte: {name}", "ms", ms, target=100)
             render = timeline_ms(base, run_id)
             print(f"\n{TASKS:,}-task timeline drawn in Chromium: {render:.0f} ms "
                   "(median of 5; target <= 1000 ms)")  # fmt: skip
-            print(f"server RSS after the requests: {rss_mb(server.pid):.0f} MB "
+            rss = rss_mb(server.pid)
+            print(f"server RSS after the requests: {rss:.0f} MB "
                   "(Prefect 3's API server: 324 MB, issue 20)")  # fmt: skip
+            record("timeline", f"{TASKS:,}-task timeline drawn in Chromium", "ms", render,
+                   target=1000)  # fmt: skip
+            record(
+                "server_rss",
+                "UI server RSS after the requests",
+                "MB",
+                rss,
+                note="Prefect 3's API server: 324 MB (issue 20), not measured here",
+            )
         finally:
             server.terminate()
             server.wait()

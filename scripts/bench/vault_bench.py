@@ -22,7 +22,7 @@ import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import median_wall_ms, parser
+from _common import median_wall_ms, parser, record
 
 ROOT_TOKEN = "root"
 
@@ -138,6 +138,13 @@ def main() -> None:
     print(f"{'distinct reads: orch/hvac':48} {ours / theirs:>13.2f}x  >= 0.90x")
     print(f"{'import orch_vault (over bare python)':48} {orch_import:>11,.1f} ms  <= 80 ms")
     print(f"{'import hvac (over bare python)':48} {hvac_import:>11,.1f} ms")
+    record("resolver_requests", f"{args.n:,} vault:// resolutions: requests sent", "requests",
+           sent, target=1)  # fmt: skip
+    record("resolver_time", f"{args.n:,} vault:// resolutions: time", "ms", seconds * 1000)
+    record("vault_read", "distinct reads: vault_read", "reads/s", ours, raw=theirs,
+           raw_label="hvac", better="higher", target=0.9, vs="raw")  # fmt: skip
+    record("import", "import orch_vault / hvac (over bare Python)", "ms", orch_import,
+           raw=hvac_import, raw_label="hvac", target=80)  # fmt: skip
 
 
 if __name__ == "__main__":
