@@ -167,10 +167,11 @@ def run(args: Any, url: str) -> None:
     raw_t: list[float] = []
     orch_t: list[float] = []
     fn_t: list[float] = []
+    load_runs = [(raw_t, raw_copy, "raw"), (orch_t, orch_load, "task"), (fn_t, orch_load_fn, "fn")]
     for _ in range(args.repeat):  # interleaved, so drift on a shared machine hits all
-        raw_t.append(timed(raw_copy, "raw"))
-        orch_t.append(timed(orch_load, "task"))
-        fn_t.append(timed(orch_load_fn, "fn"))
+        load_runs = load_runs[1:] + load_runs[:1]  # and each goes first in turn
+        for times, fn, label in load_runs:
+            times.append(timed(fn, label))
     raw_s, orch_s = statistics.median(raw_t), statistics.median(orch_t)
     fn_s = statistics.median(fn_t)
     raw_cpu, task_cpu, fn_cpu = (statistics.median(cpu[k]) for k in ("raw", "task", "fn"))

@@ -297,6 +297,27 @@ def test_load_rows_streams_a_generator_in_chunks(db: SqlAlchemyConnector) -> Non
     assert sql_fetch_one(db, "SELECT max(id) FROM events") == (12_344,)
 
 
+@pytest.mark.parametrize("n", [0, 999, 1000, 3000, 3001])
+def test_a_copy_load_counts_every_row_and_reports_each_full_chunk(
+    db: SqlAlchemyConnector,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    n: int,
+) -> None:
+    # Rows are counted per chunk (not per row): exact multiples of chunk_size and a
+    # partial last chunk both come out right, and each full chunk is a progress line.
+    make_table(db)
+    monkeypatch.setattr(orch_sqlalchemy.tasks, "PROGRESS_INTERVAL", 0.0)
+    with caplog.at_level(logging.INFO, logger="orch_sqlalchemy"):
+        loaded = sql_load_rows.fn(db, "events", ((i, "k", None) for i in range(n)), chunk_size=1000)
+    assert loaded == n
+    assert count(db) == n
+    so_far = [r.getMessage() for r in caplog.records if " so far, " in r.getMessage()]
+    counts = sorted({int(m.split(": ")[1].split(" rows")[0].replace(",", "")) for m in so_far})
+    assert counts == sorted({*range(1000, n + 1, 1000), n})
+    assert f"sql_load_rows into events: {n:,} rows in " in caplog.text
+
+
 def test_a_load_that_fails_midway_leaves_no_rows(db: SqlAlchemyConnector) -> None:
     make_table(db)
     sql_load_rows(db, "events", [(0, "existing", None)])
