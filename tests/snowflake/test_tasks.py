@@ -107,6 +107,24 @@ def test_fetch_many_streams_batches(numbers: SnowflakeConnector) -> None:
         snowflake_fetch_many.fn(numbers, "SELECT 1", size=0)  # not "the default"
 
 
+def test_rows_are_tuples_whatever_the_path(numbers: SnowflakeConnector) -> None:
+    # The connector's rows are passed through without a per-row copy; they are tuples.
+    q = "SELECT n, n * 2 FROM numbers ORDER BY n"
+    batches = list(snowflake_fetch_many.fn(numbers, q, size=10))
+    results = [
+        [r for b in batches for r in b],
+        snowflake_query.fn(numbers, q),
+        numbers.fetch_all(q),
+        numbers.fetch_many(q, size=25),
+        snowflake_multiquery.fn(numbers, [q])[0],
+    ]
+    for rows in results:
+        assert type(rows) is list
+        assert all(type(r) is tuple for r in rows)
+        assert rows == [(n, n * 2) for n in range(1, 26)]
+    assert all(type(b) is list for b in batches)
+
+
 def test_pandas_and_arrow_results(numbers: SnowflakeConnector) -> None:
     df = snowflake_query_pandas.fn(numbers, "SELECT n, name FROM numbers WHERE n < %s", [4])
     assert list(df.columns) == ["N", "NAME"] and sorted(df["N"]) == [1, 2, 3]

@@ -8,6 +8,7 @@ import re
 import tracemalloc
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from typing import Any
 
 import orch_sqlalchemy.tasks
 import pandas as pd
@@ -295,6 +296,35 @@ def test_load_rows_streams_a_generator_in_chunks(db: SqlAlchemyConnector) -> Non
     assert produced == 12_345
     assert count(db) == 12_345
     assert sql_fetch_one(db, "SELECT max(id) FROM events") == (12_344,)
+
+
+@pytest.mark.parametrize("given", ["list", "generator", "mappings"])
+@pytest.mark.parametrize("n", [0, 999, 1000, 3000, 3001])
+def test_a_load_counts_every_row_and_reports_each_full_chunk(
+    db: SqlAlchemyConnector,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    n: int,
+    given: str,
+) -> None:
+    # Rows are counted per chunk, or by a list's length (never per row): exact multiples
+    # of chunk_size and a partial last chunk both come out right, and each full chunk is
+    # a progress line.
+    make_table(db)
+    monkeypatch.setattr(orch_sqlalchemy.tasks, "PROGRESS_INTERVAL", 0.0)
+    rows: Any = [(i, "k", None) for i in range(n)]
+    if given == "generator":
+        rows = iter(rows)
+    elif given == "mappings":
+        rows = [{"id": i, "kind": k, "at": at} for i, k, at in rows]
+    with caplog.at_level(logging.INFO, logger="orch_sqlalchemy"):
+        loaded = sql_load_rows.fn(db, "events", rows, chunk_size=1000)
+    assert loaded == n
+    assert count(db) == n
+    so_far = [r.getMessage() for r in caplog.records if " so far, " in r.getMessage()]
+    counts = sorted({int(m.split(": ")[1].split(" rows")[0].replace(",", "")) for m in so_far})
+    assert counts == sorted({*range(1000, n + 1, 1000), n})
+    assert f"sql_load_rows into events: {n:,} rows in " in caplog.text
 
 
 def test_a_load_that_fails_midway_leaves_no_rows(db: SqlAlchemyConnector) -> None:

@@ -368,7 +368,10 @@ def sql_load_rows(
         if conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg":
             copy_sql = _copy_statement(conn, tbl, cols)
             with statement_errors(name, connector, copy_sql, SqlLoadError):
-                count = _copy(conn, copy_sql, data, chunk_size, progress)
+                # A list's length is its row count (a list of mappings yields one row
+                # per item, or raises): the COPY loop then needs no counting at all.
+                total = len(rows) if isinstance(rows, list | tuple) else None
+                count = _copy(conn, copy_sql, data, chunk_size, progress, total)
         else:
             with statement_errors(name, connector, f"INSERT INTO {tbl.name}", SqlLoadError):
                 count = _insert_chunks(conn, tbl.insert(), cols, data, chunk_size, progress)
@@ -382,22 +385,40 @@ def _copy_statement(conn: Connection, tbl: Table, cols: Sequence[str]) -> str:
 
 
 def _copy(
-    conn: Connection, statement: str, data: Iterator[Row], chunk_size: int, progress: Progress
+    conn: Connection,
+    statement: str,
+    data: Iterator[Row],
+    chunk_size: int,
+    progress: Progress,
+    total: int | None = None,
 ) -> int:
-    count = 0
+    """COPY every row of ``data``; ``total``: how many there are, if known (a list).
+
+    One COPY for everything; ``chunk_size`` only spaces the progress counts. The per-row
+    loop is the raw driver's own (``write_row`` for each row): nothing is counted per
+    row. Rows of a list are not even copied into chunks (``total`` is its length);
+    other iterables are read a chunk at a time, counted by ``len``. The last rows are
+    counted once the COPY has ended well, so a failed load says how far it surely got.
+    """
     driver_conn: Any = conn.connection.driver_connection
     with driver_conn.cursor() as cursor, cursor.copy(statement) as copy:
         write = copy.write_row
-        # One COPY for everything; ``chunk_size`` only spaces the progress checks, so the
-        # per-row loop stays as tight as the raw driver's.
-        while True:
-            n = 0
-            for n, row in enumerate(islice(data, chunk_size), 1):  # noqa: B007 - n: the count
+        if total is not None:
+            for done in range(chunk_size, total + chunk_size, chunk_size):
+                for row in islice(data, chunk_size):
+                    write(row)
+                if done < total:
+                    progress.update(done)
+            return total
+        count = 0
+        while chunk := list(islice(data, chunk_size)):
+            for row in chunk:
                 write(row)
-            count += n
-            if n < chunk_size:
-                return count
+            count += len(chunk)
+            if len(chunk) < chunk_size:
+                break
             progress.update(count)
+    return count
 
 
 def _insert_chunks(

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from orch import task
 from orch.integration import Progress, first_line, run_logger_or
 
-from orch_snowflake.connector import Params, SnowflakeConnector
+from orch_snowflake.connector import Params, SnowflakeConnector, _as_tuples
 from orch_snowflake.errors import (
     SnowflakeDependencyError,
     SnowflakeError,
@@ -65,7 +65,7 @@ def snowflake_query(
         if as_dicts:
             names = _columns(cur)
             return [dict(zip(names, row, strict=True)) for row in rows]
-        return [tuple(row) for row in rows]
+        return _as_tuples(rows)
 
 
 @task
@@ -95,11 +95,11 @@ def snowflake_multiquery(
         with connector.transaction() as tx:
             for statement in statements:
                 with tx.execute(statement, task="snowflake_multiquery") as cur:
-                    results.append([tuple(r) for r in cur.fetchall()])
+                    results.append(_as_tuples(cur.fetchall()))
         return results
     for statement in statements:
         with connector.execute(statement, task="snowflake_multiquery") as cur:
-            results.append([tuple(r) for r in cur.fetchall()])
+            results.append(_as_tuples(cur.fetchall()))
     return results
 
 
@@ -190,7 +190,7 @@ def _batches(
                     if as_dicts:
                         yield [dict(zip(names, row, strict=True)) for row in rows]
                     else:
-                        yield [tuple(row) for row in rows]
+                        yield _as_tuples(rows)
             except GeneratorExit:
                 meter.failed("closed by the reader")
                 raise
@@ -338,7 +338,7 @@ def snowflake_wait_for_query(
     with conn.cursor() as cur:
         try:
             cur.get_results_from_sfqid(query_id)
-            return [tuple(r) for r in cur.fetchall()]
+            return _as_tuples(cur.fetchall())
         except Error as exc:
             raise query_error(
                 exc, connector, task="snowflake_wait_for_query", statement=what
