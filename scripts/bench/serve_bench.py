@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import parser, table
+from _common import parser, record, table
 
 FLOWS = """
 from orch import flow
@@ -192,6 +192,12 @@ def main() -> None:
             ("idle serving process: RSS", rss, peer_rss, "MB", "<= 80 MB"),
         ]
     )
+    record("slot_p50", "slot-to-start p50, 1-second schedule", "ms", _pct(lat, 50))
+    record("slot_p99", "slot-to-start p99, 1-second schedule", "ms", _pct(lat, 99), target=50)
+    record("idle_cpu", "idle serving process: CPU", "% of a core", cpu, prefect=peer_cpu,
+           target=1)  # fmt: skip
+    record("idle_rss", "idle serving process: RSS", "MB", rss, prefect=peer_rss,
+           target=80)  # fmt: skip
 
 
 if __name__ == "__main__":
