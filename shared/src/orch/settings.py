@@ -71,3 +71,14 @@ def file_secret_max_bytes() -> int:
 def store_retry_seconds() -> float:
     """How long a store whose connection was lost is retried (``ORCH_STORE_RETRY_SECONDS``)."""
     return _number("ORCH_STORE_RETRY_SECONDS", 30.0, what="a number of seconds >= 0")
+
+
+def serve_missed_seconds() -> float:
+    """How late a schedule's slot may be taken and still run (``ORCH_SERVE_MISSED_SECONDS``)."""
+    return _number("ORCH_SERVE_MISSED_SECONDS", 60.0, what="a number of seconds > 0", positive=True)
+
+
+def serve_poll_seconds() -> float:
+    """How often ``orch serve`` looks for run requests, pauses and dead servers
+    (``ORCH_SERVE_POLL_SECONDS``)."""
+    return _number("ORCH_SERVE_POLL_SECONDS", 1.0, what="a number of seconds > 0", positive=True)

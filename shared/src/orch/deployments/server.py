@@ -35,6 +35,7 @@ from contextvars import ContextVar
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from orch import settings
 from orch.deployments import store as ds
 from orch.deployments.model import Deployment, DeploymentError
 from orch.history.liveness import HOST
@@ -50,27 +51,14 @@ log = logging.getLogger("orch.serve")
 _slot: ContextVar[tuple[Server, str, str, int] | None] = ContextVar("orch_serve_slot", default=None)
 
 
-def _env_seconds(name: str, default: float) -> float:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        value = -1.0
-    if value <= 0:
-        raise DeploymentError(f"{name} must be a number of seconds > 0, got {raw!r}")
-    return value
-
-
 def missed_seconds() -> float:
     """How late a slot may be taken and still run on time (``ORCH_SERVE_MISSED_SECONDS``)."""
-    return _env_seconds("ORCH_SERVE_MISSED_SECONDS", 60.0)
+    return settings.serve_missed_seconds()
 
 
 def poll_seconds() -> float:
     """How often a server looks for requests, pauses and dead servers."""
-    return _env_seconds("ORCH_SERVE_POLL_SECONDS", 1.0)
+    return settings.serve_poll_seconds()
 
 
 def _on_running(flow: Any, flow_run: Any, state: Any) -> None:
