@@ -207,6 +207,11 @@ def test_unacknowledged_records_fail_the_task_and_say_how_many_were_delivered(
     assert info.value.delivered == 0 and info.value.failed == 5
     assert "5 of 5 record(s) not acknowledged" in str(info.value)
     assert "0 delivered" in str(info.value) and name in str(info.value)
+    # The connection's delivery failures are per batch: the next call counts its own only.
+    with pytest.raises(KafkaDeliveryError) as again:
+        kafka_produce(topic, list(range(3)))
+    assert again.value.delivered == 0 and again.value.failed == 3
+    assert "3 of 3 record(s) not acknowledged" in str(again.value)
     conn.close()
 
 

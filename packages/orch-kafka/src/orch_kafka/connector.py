@@ -58,6 +58,10 @@ class KafkaClients:
         self._consumers: dict[tuple[Any, ...], tuple[Any, threading.Lock]] = {}
         self._lock = threading.Lock()
         self.known_topics: set[str] = set()
+        # Failed deliveries of this connection's producers, per topic, in order. One
+        # callback for the producer, not one per record: passing ``on_delivery`` with every
+        # ``produce`` costs confluent-kafka ~0.3 µs a record (0.46 -> 0.77 µs measured).
+        self._delivery_failures: dict[str, list[Any]] = {}
 
     # --- callbacks given to every client -----------------------------------------------
     def _on_error(self, err: Any) -> None:
@@ -65,6 +69,20 @@ class KafkaClients:
         if name in _AUTH_NAMES:
             self.auth_error = error_text(err)
         LOGGER.debug("librdkafka: %s", error_text(err))
+
+    def _on_delivery(self, err: Any, msg: Any) -> None:
+        if err is not None:  # only failures are reported (delivery.report.only.error)
+            self._delivery_failures.setdefault(msg.topic(), []).append(err)
+
+    def delivery_failures(self, topic: str) -> list[Any]:
+        """The failed deliveries to ``topic`` so far (a live list: its length before a batch
+        and its tail after the flush are that batch's failures, and any concurrent batch's
+        to the same topic).
+
+        Example:
+            failures = clients.delivery_failures("orders")
+        """
+        return self._delivery_failures.setdefault(topic, [])
 
     def _common(self, role: Literal["producer", "consumer", "admin"]) -> dict[str, Any]:
         conf = self.connection.settings_for(role)
@@ -88,6 +106,7 @@ class KafkaClients:
                 # Successful deliveries need no Python call: a record leaves the queue
                 # only with its report, so "not failed and not queued" is delivered.
                 conf["delivery.report.only.error"] = True
+                conf["on_delivery"] = self._on_delivery
                 self._producers[idempotent] = self._make(Producer, conf)
             return self._producers[idempotent]
 

@@ -137,17 +137,15 @@ def kafka_produce(
     default_key = encode("key", key)
     default_headers = _headers(headers)
     default_partition = -1 if partition is None else partition
-    failed: list[Any] = []
-
-    def on_delivery(err: Any, _msg: Any) -> None:
-        failed.append(err)  # only errors are reported (delivery.report.only.error)
-
+    failures = clients.delivery_failures(name)
+    before = len(failures)
     produce = producer.produce
-    plain: dict[str, Any] = {
-        "partition": default_partition,
-        "headers": default_headers,
-        "on_delivery": on_delivery,
-    }
+    # Nothing but what differs from the defaults: every keyword costs the C call.
+    plain: dict[str, Any] = {}
+    if default_partition != -1:
+        plain["partition"] = default_partition
+    if default_headers is not None:
+        plain["headers"] = default_headers
     sent = 0
     try:
         for record in records:
@@ -161,7 +159,6 @@ def kafka_produce(
                     "headers": _headers(record.headers)
                     if record.headers is not None
                     else default_headers,
-                    "on_delivery": on_delivery,
                 }
                 if record.timestamp is not None:
                     kwargs["timestamp"] = record.timestamp
@@ -180,14 +177,18 @@ def kafka_produce(
                         continue
             sent += 1
     except (KafkaException, KafkaSerializationError) as exc:
-        delivered = _finish(clients, producer, sent, failed)
+        delivered = _finish(clients, producer, sent, failures, before)
         sofar = f"{delivered} earlier record(s) of {sent} delivered"
         if isinstance(exc, KafkaSerializationError):
             raise KafkaSerializationError(f"{exc} (record #{sent + 1}; {sofar})") from exc
         error = clients.check(exc, "kafka_produce", name)
         raise type(error)(f"{error} (record #{sent + 1}; {sofar})", error.code) from exc
     left = producer.flush(_delivery_timeout(topic.connection))
-    delivered = sent - len(failed) - min(left, sent - len(failed))
+    # A concurrent batch to the same topic on this connection may add its failures here
+    # too: counted as ours, the task fails rather than report an undelivered record.
+    failed = failures[before:]
+    not_failed = max(sent - len(failed), 0)
+    delivered = not_failed - min(left, not_failed)
     if failed or delivered < sent:
         reasons = sorted({error_text(err) for err in failed})
         raise KafkaDeliveryError(
@@ -205,9 +206,11 @@ def kafka_produce(
     return {"topic": name, "delivered": delivered}
 
 
-def _finish(clients: KafkaClients, producer: Any, sent: int, failed: list[Any]) -> int:
+def _finish(
+    clients: KafkaClients, producer: Any, sent: int, failures: list[Any], before: int
+) -> int:
     left = producer.flush(_delivery_timeout(clients.connection))
-    return max(sent - len(failed) - int(left), 0)
+    return max(sent - len(failures[before:]) - int(left), 0)
 
 
 @task
