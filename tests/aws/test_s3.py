@@ -238,8 +238,15 @@ def test_progress_lines_use_the_kit_and_the_package_logger(
         found = [(r.name, r.getMessage()) for r in caplog.records]
         return [(name, m) for name, m in found if m.startswith(("s3_upload", "s3_download"))]
 
-    with caplog.at_level(logging.INFO):
-        s3_upload(bucket, os.urandom(11 * MiB), "p.bin", part_size=5 * MiB, progress=True)
+    # The run logger does not propagate to the root logger once orch has configured it
+    # (the first run in the process does), so caplog listens on it directly.
+    run_logger = logging.getLogger("orch.runs")
+    run_logger.addHandler(caplog.handler)
+    try:
+        with caplog.at_level(logging.INFO):
+            s3_upload(bucket, os.urandom(11 * MiB), "p.bin", part_size=5 * MiB, progress=True)
+    finally:
+        run_logger.removeHandler(caplog.handler)
     assert 1 <= len(lines()) <= 3, lines()
     name, last = lines()[-1]
     assert name == "orch.runs"
